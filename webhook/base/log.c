@@ -1,0 +1,153 @@
+#include "base/log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static enum cg_log_level min_level = CG_LOG_INFO;
+static int log_fd = 2;
+
+void cg_log_setup(enum cg_log_level level, int fd)
+{
+    min_level = level;
+    log_fd = fd >= 0 ? fd : 2;
+}
+
+int cg_log_enabled(enum cg_log_level level)
+{
+    return level >= min_level;
+}
+
+int cg_log_level_parse(const char *s)
+{
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static void put(struct cg_log_line *l, const char *s, size_t n)
+{
+    /* Keep 2 bytes for the closing "}\n". */
+    size_t room = CG_LOG_LINE_MAX - 2 - l->len;
+    if (n > room)
+        n = room;
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
+}
+
+static void put_escaped(struct cg_log_line *l, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            put(l, e, 2);
+        } else if (c < 0x20) {
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
+            put(l, e, 6);
+        } else {
+            put(l, (const char *)&s[i], 1);
+        }
+    }
+}
+
+static void put_key(struct cg_log_line *l, const char *key)
+{
+    put(l, ",\"", 2);
+    put_escaped(l, key, strlen(key));
+    put(l, "\":", 2);
+}
+
+void cg_log_begin(struct cg_log_line *l, enum cg_log_level level, const char *msg)
+{
+    static const char *names[] = {"debug", "info", "warn", "error"};
+    l->len = 0;
+    l->active = cg_log_enabled(level);
+    if (!l->active)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char head[96];
+    int n = snprintf(head, sizeof(head),
+                     "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\",\"msg\":\"",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, ts.tv_nsec / 1000000, names[level]);
+    put(l, head, (size_t)n);
+    put_escaped(l, msg, strlen(msg));
+    put(l, "\"", 1);
+}
+
+void cg_log_strn(struct cg_log_line *l, const char *key, const char *value, size_t n)
+{
+    if (!l->active)
+        return;
+    put_key(l, key);
+    put(l, "\"", 1);
+    put_escaped(l, value ? value : "", value ? n : 0);
+    put(l, "\"", 1);
+}
+
+void cg_log_str(struct cg_log_line *l, const char *key, const char *value)
+{
+    cg_log_strn(l, key, value, value ? strlen(value) : 0);
+}
+
+void cg_log_int(struct cg_log_line *l, const char *key, int64_t value)
+{
+    if (!l->active)
+        return;
+    char num[32];
+    int n = snprintf(num, sizeof(num), "%" PRId64, value);
+    put_key(l, key);
+    put(l, num, (size_t)n);
+}
+
+void cg_log_bool(struct cg_log_line *l, const char *key, int value)
+{
+    if (!l->active)
+        return;
+    put_key(l, key);
+    put(l, value ? "true" : "false", value ? 4 : 5);
+}
+
+void cg_log_end(struct cg_log_line *l)
+{
+    if (!l->active)
+        return;
+    l->buf[l->len++] = '}';
+    l->buf[l->len++] = '\n';
+    size_t off = 0;
+    while (off < l->len) {
+        ssize_t w = write(log_fd, l->buf + off, l->len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break; /* nowhere to report a failing log; drop the line */
+        off += (size_t)w;
+    }
+    l->active = 0;
+}
+
+void cg_log(enum cg_log_level level, const char *msg, ...)
+{
+    struct cg_log_line l;
+    cg_log_begin(&l, level, msg);
+    va_list ap;
+    va_start(ap, msg);
+    const char *key;
+    while ((key = va_arg(ap, const char *)) != NULL) {
+        const char *value = va_arg(ap, const char *);
+        cg_log_str(&l, key, value);
+    }
+    va_end(ap);
+    cg_log_end(&l);
+}

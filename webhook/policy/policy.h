@@ -1,0 +1,182 @@
+/* The policy model: what a ReleasePolicy YAML document says, after strict validation.
+ *
+ * A struct cg_policy_set is immutable once loaded and reference-counted, so the server can
+ * swap in a new set while worker threads keep using the one they hold. The set owns every
+ * string and array below it; all pointers in the model are owned by the set. */
+#ifndef CG_POLICY_H
+#define CG_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/status.h"
+#include "base/str.h"
+
+enum cg_enforcement { CG_ENFORCE_ENFORCE, CG_ENFORCE_WARN, CG_ENFORCE_AUDIT };
+
+/* Kinds a policy can match (bit mask). */
+enum cg_kind_bit { CG_KIND_DEPLOYMENT = 1u << 0, CG_KIND_POD = 1u << 1 };
+
+struct cg_strv {
+    char **items;
+    size_t n;
+};
+
+enum cg_selector_op { CG_SEL_IN, CG_SEL_NOT_IN, CG_SEL_EXISTS, CG_SEL_DOES_NOT_EXIST };
+
+struct cg_label_requirement {
+    char *key;
+    enum cg_selector_op op;
+    struct cg_strv values;
+};
+
+/* matchLabels are stored as In requirements with one value. Empty selector: matches all. */
+struct cg_label_selector {
+    struct cg_label_requirement *reqs;
+    size_t n;
+};
+
+struct cg_match {
+    struct cg_strv namespaces; /* names or globs (fnmatch); empty: every namespace */
+    struct cg_label_selector selector;
+    unsigned kinds; /* CG_KIND_* mask; never 0 after loading */
+};
+
+struct cg_cell {
+    char *name;
+    unsigned weight; /* default 1 */
+};
+
+struct cg_cells {
+    char *topology_key; /* default topology.kubernetes.io/zone */
+    struct cg_cell *items;
+    size_t n; /* >= 1 */
+};
+
+enum cg_group_kind { CG_GROUP_PER_CELL, CG_GROUP_PERCENT, CG_GROUP_REST };
+
+struct cg_group {
+    enum cg_group_kind kind;
+    unsigned value; /* perCell: pods per cell; percent: 1..100; rest: 0 */
+};
+
+enum cg_pause_kind { CG_PAUSE_MANUAL, CG_PAUSE_AFTER };
+
+struct cg_gray {
+    struct cg_group *groups;
+    size_t n_groups; /* >= 1; rest only last */
+    enum cg_pause_kind pause;
+    int64_t pause_after_seconds;
+};
+
+enum cg_check_kind { CG_CHECK_READY_FOR, CG_CHECK_RESTARTS, CG_CHECK_HTTP, CG_CHECK_PROMETHEUS };
+
+struct cg_check {
+    enum cg_check_kind kind;
+    char *name;
+    int64_t duration_seconds; /* readyFor */
+    int64_t max_restarts;     /* restarts */
+    char *url;                /* http: GET url */
+    int expect_status;        /* http */
+    char *query;              /* prometheus */
+    char *op;                 /* prometheus: "<", "<=", ">", ">=", "==" */
+    double threshold;         /* prometheus */
+};
+
+struct cg_monitor {
+    bool require_readiness_probe;
+    struct cg_strv required_labels;
+    int64_t min_ready_seconds; /* 0: none required */
+    bool require_progress_deadline;
+    struct cg_check *checks;
+    size_t n_checks;
+};
+
+enum cg_freeze_kind { CG_FREEZE_ABSOLUTE, CG_FREEZE_WEEKLY };
+
+struct cg_tz; /* a loaded time zone (policy/tz.h) */
+
+struct cg_freeze_window {
+    char *name;
+    enum cg_freeze_kind kind;
+    int64_t start, end;  /* absolute: unix seconds, [start, end) */
+    unsigned days;       /* weekly: bit 0 = Sunday .. bit 6 = Saturday */
+    int start_minute;    /* weekly: local minute of day the window opens */
+    int duration_minutes;/* weekly: may run past midnight */
+    char *time_zone;     /* weekly: IANA name */
+    struct cg_tz *tz;    /* weekly: owned */
+};
+
+enum cg_rollback_style { CG_ROLLBACK_FAST, CG_ROLLBACK_GRADUAL };
+enum cg_on_failure { CG_ON_FAILURE_PAUSE, CG_ON_FAILURE_ROLLBACK };
+
+struct cg_emergency {
+    struct cg_freeze_window *freezes;
+    size_t n_freezes;
+    char *break_glass_annotation; /* default cellgate.io/break-glass */
+    struct cg_strv break_glass_groups;
+    struct cg_strv approver_groups;  /* may set cellgate.io/approve */
+    struct cg_strv emergency_groups; /* may set cellgate.io/emergency */
+    enum cg_rollback_style rollback;
+    enum cg_on_failure on_check_failure;
+};
+
+struct cg_traffic {
+    struct cg_strv components;        /* finalizer cellgate.io/drain-<component> each */
+    struct cg_strv controller_clears; /* subset the controller removes itself */
+};
+
+struct cg_policy {
+    char *name;
+    char *file; /* where it was loaded from */
+    int line;   /* of the document */
+    enum cg_enforcement enforcement;
+    struct cg_match match;
+    struct cg_cells cells;
+    struct cg_gray gray;
+    struct cg_monitor monitor;
+    struct cg_emergency emergency;
+    struct cg_traffic traffic;
+};
+
+struct cg_policy_index; /* lookup by namespace and kind (policy/match.c) */
+
+struct cg_policy_set {
+    struct cg_policy *items;
+    size_t n;
+    struct cg_policy_index *index;
+    int refcount; /* atomic; see cg_policy_set_ref */
+};
+
+/* Loads every *.yaml / *.yml under dir, recursively, skipping entries whose names start with
+ * '.', into one set. All or nothing: any error (first one, file:line:col in err) loads no set.
+ * A directory with no policy file is an error. *out has refcount 1. */
+enum cg_status cg_policy_set_load_dir(const char *dir, struct cg_policy_set **out,
+                                      struct cg_err *err);
+/* Same rules for a list of files and/or directories (the CLI's lint). Errors are reported
+ * one per call of on_error (file:line:col: message) so lint can list them all; returns the
+ * first failure's status. out may be NULL to validate only. */
+enum cg_status cg_policy_set_load_paths(const char *const *paths, size_t n,
+                                        void (*on_error)(const struct cg_err *err, void *ud),
+                                        void *ud, struct cg_policy_set **out);
+
+/* Reference counting (atomic, so any thread may ref/unref). unref frees at zero; NULL ok. */
+struct cg_policy_set *cg_policy_set_ref(struct cg_policy_set *set);
+void cg_policy_set_unref(struct cg_policy_set *set);
+
+/* Policies covering an object: kind bit, namespace and the object's labels (of the
+ * Deployment, or the Pod). Writes up to max borrowed pointers into out in set order and
+ * returns how many matched (may exceed max). Sub-linear in the set size: candidate
+ * policies come from an index by exact namespace and kind, plus the glob/any list. */
+struct cg_kvs;
+size_t cg_policy_set_match(const struct cg_policy_set *set, unsigned kind_bit,
+                           struct cg_str namespace_, const struct cg_kvs *labels,
+                           const struct cg_policy **out, size_t max);
+
+/* Is unix time `now` inside a freeze window? */
+bool cg_freeze_window_contains(const struct cg_freeze_window *w, int64_t now);
+
+const char *cg_enforcement_str(enum cg_enforcement e);
+
+#endif
