@@ -1,0 +1,1158 @@
+/* AdmissionReview decode: one pass of the validating scanner (scan.c) driven by the shape
+ * of the review. Fields the rules read are stored as they pass by; everything else is
+ * validated and skipped. A field of the wrong type is recorded (the first one wins) and
+ * skipped so that the rest of the document is still checked: a syntax error anywhere makes
+ * the result CG_EPARSE, and only a well-formed document can be CG_EINVAL. */
+#include <assert.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "admission/admission.h"
+#include "admission/scan.h"
+
+#define PATH_MAX_SEGS 16
+
+struct dec {
+    struct cg__scan sc;
+    struct cg_arena *arena;
+    /* The field being read, as a path (built into a message only on error). */
+    const char *seg[PATH_MAX_SEGS];
+    long idx[PATH_MAX_SEGS];
+    int np;
+    bool sem_failed;
+    struct cg_err sem;
+    /* spec.template.spec of object / oldObject, chosen over spec for non-Pod kinds. */
+    struct cg_pod_spec tmpl_pod;
+};
+
+/* A growable array in the arena. */
+struct vec {
+    char *p;
+    size_t n, cap;
+};
+
+static void *vec_push(struct dec *d, struct vec *v, size_t elem)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 4;
+        v->p = cg_arena_grow(d->arena, v->p, v->cap * elem, cap * elem);
+        v->cap = cap;
+    }
+    void *e = v->p + elem * v->n++;
+    memset(e, 0, elem);
+    return e;
+}
+
+static inline void enter(struct dec *d, const char *name)
+{
+    if (d->np < PATH_MAX_SEGS) {
+        d->seg[d->np] = name;
+        d->idx[d->np] = -1;
+    }
+    d->np++;
+}
+
+static inline void enter_idx(struct dec *d, size_t i)
+{
+    if (d->np < PATH_MAX_SEGS) {
+        d->seg[d->np] = NULL;
+        d->idx[d->np] = (long)i;
+    }
+    d->np++;
+}
+
+static inline void leave(struct dec *d)
+{
+    d->np--;
+}
+
+static void path_format(const struct dec *d, char *out, size_t outlen)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    int np = d->np < PATH_MAX_SEGS ? d->np : PATH_MAX_SEGS;
+    for (int k = 0; k < np && o < outlen; k++) {
+        int w;
+        if (d->seg[k] != NULL)
+            w = snprintf(out + o, outlen - o, "%s%s", k ? "." : "", d->seg[k]);
+        else
+            w = snprintf(out + o, outlen - o, "[%ld]", d->idx[k]);
+        if (w < 0)
+            break;
+        o += (size_t)w;
+    }
+}
+
+/* Records the first semantic error, prefixed with the current path. */
+static void sem(struct dec *d, size_t off, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void sem(struct dec *d, size_t off, const char *fmt, ...)
+{
+    if (d->sem_failed)
+        return;
+    d->sem_failed = true;
+    char path[200], what[200];
+    path_format(d, path, sizeof(path));
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    cg_err_set(&d->sem, CG_EINVAL, "%s: %s (at byte %zu)", path, what, off);
+}
+
+static const char *type_name(int c)
+{
+    switch (c) {
+    case '{':
+        return "an object";
+    case '[':
+        return "an array";
+    case '"':
+        return "a string";
+    case 't':
+    case 'f':
+        return "a boolean";
+    case 'n':
+        return "null";
+    default:
+        return "a number";
+    }
+}
+
+/* The value at the current offset has the wrong type: record it and skip it. */
+static bool wrong_type(struct dec *d, const char *expected)
+{
+    int c = d->sc.s[d->sc.i];
+    sem(d, d->sc.i, "expected %s, got %s", expected, type_name(c));
+    return cg__scan_skip(&d->sc);
+}
+
+static inline int cur(struct dec *d)
+{
+    /* obj_next / arr_next guarantee a value byte at the current offset. */
+    return d->sc.s[d->sc.i];
+}
+
+static inline bool key_is(struct cg_str k, const char *lit)
+{
+    size_t n = strlen(lit);
+    return k.n == n && memcmp(k.p, lit, n) == 0;
+}
+
+/* The string at the current offset, unescaped into the arena when it has escapes. */
+static bool take_string(struct dec *d, struct cg_str *out)
+{
+    size_t off, len;
+    bool esc;
+    if (!cg__scan_string(&d->sc, &off, &len, &esc))
+        return false;
+    const char *raw = (const char *)d->sc.s + off;
+    if (!esc) {
+        *out = (struct cg_str){raw, len};
+    } else {
+        char *p = cg_arena_alloc(d->arena, len);
+        *out = (struct cg_str){p, cg__json_unescape(raw, len, p)};
+    }
+    return true;
+}
+
+static struct cg_str key_persist(struct dec *d, const struct cg__scan_keyref *k)
+{
+    if (!k->esc)
+        return k->text;
+    char *p = cg_arena_alloc(d->arena, k->text.n);
+    memcpy(p, k->text.p, k->text.n);
+    return (struct cg_str){p, k->text.n};
+}
+
+static bool skip_null(struct dec *d)
+{
+    char kind;
+    return cg__scan_literal(&d->sc, &kind);
+}
+
+/* ---- leaves ---- */
+
+static bool rd_str(struct dec *d, const char *name, struct cg_str *out)
+{
+    bool ok;
+    enter(d, name);
+    if (cur(d) == '"')
+        ok = take_string(d, out);
+    else if (cur(d) == 'n')
+        ok = skip_null(d);
+    else
+        ok = wrong_type(d, "a string");
+    leave(d);
+    return ok;
+}
+
+static bool rd_bool(struct dec *d, const char *name, bool *out)
+{
+    bool ok;
+    char kind;
+    enter(d, name);
+    if (cur(d) == 't' || cur(d) == 'f' || cur(d) == 'n') {
+        ok = cg__scan_literal(&d->sc, &kind);
+        if (ok)
+            *out = kind == 't';
+    } else {
+        ok = wrong_type(d, "a boolean");
+    }
+    leave(d);
+    return ok;
+}
+
+/* Parses an integer literal already validated by the scanner; false on overflow. */
+static bool parse_int(const unsigned char *p, size_t n, int64_t *out)
+{
+    bool neg = n > 0 && p[0] == '-';
+    uint64_t v = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    for (size_t k = neg; k < n; k++) {
+        unsigned dgt = p[k] - '0';
+        if (v > (lim - dgt) / 10)
+            return false;
+        v = v * 10 + dgt;
+    }
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return true;
+}
+
+/* An integer value at the current offset: 1 = stored, 0 = not an integer (recorded). */
+static bool take_int(struct dec *d, int64_t *out, bool *stored)
+{
+    size_t start = d->sc.i, off, len;
+    bool is_int;
+    *stored = false;
+    if (!cg__scan_number(&d->sc, &off, &len, &is_int))
+        return false;
+    if (!is_int || !parse_int(d->sc.s + off, len, out)) {
+        sem(d, start, "expected an integer, got %.*s", len > 40 ? 40 : (int)len,
+            (const char *)d->sc.s + off);
+        return true;
+    }
+    *stored = true;
+    return true;
+}
+
+static bool rd_int(struct dec *d, const char *name, struct cg_opt_int *out)
+{
+    bool ok;
+    enter(d, name);
+    int c = cur(d);
+    if (c == '-' || (c >= '0' && c <= '9'))
+        ok = take_int(d, &out->v, &out->present);
+    else if (c == 'n')
+        ok = skip_null(d);
+    else
+        ok = wrong_type(d, "an integer");
+    leave(d);
+    return ok;
+}
+
+static bool rd_intstr(struct dec *d, const char *name, struct cg_intstr *out)
+{
+    bool ok;
+    enter(d, name);
+    int c = cur(d);
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        ok = take_int(d, &out->i, &out->present);
+        out->is_string = false;
+    } else if (c == '"') {
+        ok = take_string(d, &out->s);
+        out->present = out->is_string = true;
+    } else if (c == 'n') {
+        ok = skip_null(d);
+    } else {
+        ok = wrong_type(d, "an integer or a string");
+    }
+    leave(d);
+    return ok;
+}
+
+/* A value that only matters by being there and not null (readinessProbe, ...). It must be an
+ * object or null. */
+static bool rd_present_obj(struct dec *d, const char *name, bool *out)
+{
+    bool ok;
+    enter(d, name);
+    if (cur(d) == '{') {
+        *out = true;
+        ok = cg__scan_skip(&d->sc);
+    } else if (cur(d) == 'n') {
+        *out = false;
+        ok = skip_null(d);
+    } else {
+        ok = wrong_type(d, "an object");
+    }
+    leave(d);
+    return ok;
+}
+
+/* The start of an object field: 1 = opened, 0 = null or wrong type (consumed, and recorded
+ * if the type is wrong), -1 = syntax error. */
+static int obj_begin(struct dec *d, struct cg__scan_obj *o)
+{
+    if (cur(d) == '{')
+        return cg__scan_obj_open(&d->sc, o) ? 1 : -1;
+    if (cur(d) == 'n')
+        return skip_null(d) ? 0 : -1;
+    return wrong_type(d, "an object") ? 0 : -1;
+}
+
+static int arr_begin(struct dec *d, struct cg__scan_arr *a, const char *expected)
+{
+    if (cur(d) == '[')
+        return cg__scan_arr_open(&d->sc, a) ? 1 : -1;
+    if (cur(d) == 'n')
+        return skip_null(d) ? 0 : -1;
+    return wrong_type(d, expected) ? 0 : -1;
+}
+
+static bool rd_strs(struct dec *d, const char *name, struct cg_strs *out)
+{
+    struct cg__scan_arr a;
+    struct vec v = {0};
+    int r;
+    enter(d, name);
+    out->present = true;
+    r = arr_begin(d, &a, "an array of strings");
+    if (r <= 0)
+        goto out;
+    while ((r = cg__scan_arr_next(&d->sc, &a)) == 1) {
+        enter_idx(d, v.n);
+        if (cur(d) == '"') {
+            struct cg_str *s = vec_push(d, &v, sizeof(*s));
+            if (!take_string(d, s))
+                r = -1;
+        } else if (!wrong_type(d, "a string")) {
+            r = -1;
+        }
+        leave(d);
+        if (r < 0)
+            break;
+    }
+out:
+    out->items = (const struct cg_str *)v.p;
+    out->n = v.n;
+    leave(d);
+    return r >= 0;
+}
+
+static bool rd_kvs(struct dec *d, const char *name, struct cg_kvs *out)
+{
+    struct cg__scan_obj o;
+    struct cg__scan_keyref k;
+    struct vec v = {0};
+    int r;
+    enter(d, name);
+    out->present = true;
+    r = obj_begin(d, &o);
+    if (r <= 0)
+        goto out;
+    while ((r = cg__scan_obj_next(&d->sc, &o, &k)) == 1) {
+        struct cg_str key = key_persist(d, &k);
+        if (cur(d) == '"' || cur(d) == 'n') {
+            struct cg_kv *kv = vec_push(d, &v, sizeof(*kv));
+            kv->key = key;
+            if (cur(d) == '"' ? !take_string(d, &kv->value) : !skip_null(d))
+                r = -1;
+        } else {
+            sem(d, d->sc.i, "expected an object of strings, but the value of \"%.*s\" is %s",
+                key.n > 64 ? 64 : (int)key.n, key.p, type_name(cur(d)));
+            if (!cg__scan_skip(&d->sc))
+                r = -1;
+        }
+        if (r < 0)
+            break;
+    }
+out:
+    out->items = (const struct cg_kv *)v.p;
+    out->n = v.n;
+    leave(d);
+    return r >= 0;
+}
+
+/* Iterates the keys of an object field; the body of the loop dispatches on key.text and
+ * sets r to -1 when a reader failed. */
+#define FOR_KEYS(d, o, k, r) while ((r = cg__scan_obj_next(&(d)->sc, &(o), &(k))) == 1)
+
+/* ---- request parts ---- */
+
+static bool rd_gvk(struct dec *d, const char *name, struct cg_gvk *out)
+{
+    struct cg__scan_obj o;
+    struct cg__scan_keyref k;
+    int r;
+    enter(d, name);
+    r = obj_begin(d, &o);
+    if (r <= 0)
+        goto out;
+    FOR_KEYS(d, o, k, r)
+    {
+        bool ok;
+        if (key_is(k.text, "group"))
+            ok = rd_str(d, "group", &out->group);
+        else if (key_is(k.text, "version"))
+            ok = rd_str(d, "version", &out->version);
+        else if (key_is(k.text, "kind"))
+            ok = rd_str(d, "kind", &out->kind);
+        else
+            ok = cg__scan_skip(&d->sc);
+        if (!ok) {
+            r = -1;
+            break;
+        }
+    }
+out:
+    leave(d);
+    return r >= 0;
+}
+
+static bool rd_gvr(struct dec *d, const char *name, struct cg_gvr *out)
+{
+    struct cg__scan_obj o;
+    struct cg__scan_keyref k;
+    int r;
+    enter(d, name);
+    r = obj_begin(d, &o);
+    if (r <= 0)
+        goto out;
+    FOR_KEYS(d, o, k, r)
+    {
+        bool ok;
+        if (key_is(k.text, "group"))
+            ok = rd_str(d, "group", &out->group);
+        else if (key_is(k.text, "version"))
+            ok = rd_str(d, "version", &out->version);
+        else if (key_is(k.text, "resource"))
+            ok = rd_str(d, "resource", &out->resource);
+        else
+            ok = cg__scan_skip(&d->sc);
+        if (!ok) {
+            r = -1;
+            break;
+        }
+    }
+out:
+    leave(d);
+    return r >= 0;
+}
+
+static bool rd_user(struct dec *d, const char *name, struct cg_admission_request *req)
+{
+    struct cg__scan_obj o;
+    struct cg__scan_keyref k;
+    int r;
+    enter(d, name);
+    r = obj_begin(d, &o);
+    if (r <= 0)
+        goto out;
+    FOR_KEYS(d, o, k, r)
+    {
+        bool ok;
+        if (key_is(k.text, "username"))
+            ok = rd_str(d, "username", &req->username);
+        else if (key_is(k.text, "uid"))
+            ok = rd_str(d, "uid", &req->user_uid);
+        else if (key_is(k.text, "groups"))
+            ok = rd_strs(d, "groups", &req->groups);
+        else
+            ok = cg__scan_skip(&d->sc);
+        if (!ok) {
+            r = -1;
+            break;
+        }
+    }
+out:
+    leave(d);
+    return r >= 0;
+}
+
+static bool rd_owner_refs(struct dec *d, const char *name, struct cg_owner_ref *owner)
+{
+    struct cg__scan_arr a;
+    int r;
+    size_t idx = 0;
+    enter(d, name);
+    r = arr_begin(d, &a, "an array");
+    if (r <= 0)
+        goto out;
+    while ((r = cg__scan_arr_next(&d->sc, &a)) == 1) {
+        struct cg_owner_ref t = {.present = true};
+        struct cg__scan_obj o;
+        struct cg__scan_keyref k;
+        enter_idx(d, idx++);
+        r = obj_begin(d, &o);
+        if (r > 0) {
+            FOR_KEYS(d, o, k, r)
+            {
+                bool ok;
+                if (key_is(k.text, "apiVersion"))
+                    ok = rd_str(d, "apiVersion", &t.api_version);
+                else if (key_is(k.text, "kind"))
+                    ok = rd_str(d, "kind", &t.kind);
+                else if (key_is(k.text, "name"))
+                    ok = rd_str(d, "name", &t.name);
+                else if (key_is(k.text, "uid"))
+                    ok = rd_str(d, "uid", &t.uid);
+                else if (key_is(k.text, "controller"))
+                    ok = rd_bool(d, "controller", &t.controller);
+                else
+                    ok = cg__scan_skip(&d->sc);
+                if (!ok) {
+                    r = -1;
+                    break;
+                }
+            }
+            /* The controlling owner wins; otherwise the first one. */
+            if (r == 0 && (!owner->present || (!owner->controller && t.controller)))
+                *owner = t;
+        }
+        leave(d);
+        if (r < 0)
+            break;
+    }
+out:
+    leave(d);
+    return r >= 0;
+}
+
+static bool rd_metadata(struct dec *d, const char *name, struct cg_object *obj)
+{
+    struct cg__scan_obj o;
+    struct cg__scan_keyref k;
+    int r;
+    enter(d, name);
+    r = obj_begin(d, &o);
+    if (r <= 0)
+        goto out;
+    obj->has_metadata = true;
+    FOR_KEYS(d, o, k, r)
+    {
+        bool ok;
+        struct cg_str t = k.text;
+        if (key_is(t, "name")) {
+            ok = rd_str(d, "name", &obj->name);
+        } else if (key_is(t, "generateName")) {
+            ok = rd_str(d, "generateName", &obj->generate_name);
+        } else if (key_is(t, "namespace")) {
+            ok = rd_str(d, "namespace", &obj->namespace_);
+        } else if (key_is(t, "uid")) {
+            ok = rd_str(d, "uid", &obj->uid);
+        } else if (key_is(t, "labels")) {
+            ok = rd_kvs(d, "labels", &obj->labels);
+        } else if (key_is(t, "annotations")) {
+            ok = rd_kvs(d, "annotations", &obj->annotations);
+        } else if (key_is(t, "finalizers")) {
+            ok = rd_strs(d, "finalizers", &obj->finalizers);
+        } else if (key_is(t, "deletionTimestamp")) {
+            struct cg_str ts = CG_STR_NULL;
+            ok = rd_str(d, "deletionTimestamp", &ts);
+            obj->deletion_timestamp_set = ts.p != NULL;
+        } else if (key_is(t, "ownerReferences")) {
+            ok = rd_owner_refs(d, "ownerReferences", &obj->owner);
+        } else {
+            ok = cg__scan_skip(&d->sc);
+        }
+        if (!ok) {
+            r = -1;
+            break;
+        }
+    }
+out:
+    leave(d);
+    return r >= 0;
+}
+
+static bool rd_containers(struct dec *d, const char *name, struct cg_containers *out)
+{
+    struct cg__scan_arr a;
+    struct vec v = {0};
+    int r;
+    enter(d, name);
+    r = arr_begin(d, &a, "an array of objects");
+    if (r <= 0)
+        goto out;
+    while ((r = cg__scan_arr_next(&d->sc, &a)) == 1) {
+        struct cg__scan_obj o;
+        struct cg__scan_keyref k;
+        enter_idx(d, v.n);
+        if (cur(d) != '{') {
+            r = wrong_type(d, "an object") ? 1 : -1;
+        } else {
+            struct cg_container *c = vec_push(d, &v, sizeof(*c));
+            if (!cg__scan_obj_open(&d->sc, &o))
+                r = -1;
+            else
+                FOR_KEYS(d, o, k, r)
+                {
+                    bool ok;
+                    if (key_is(k.text, "name"))
+                        ok = rd_str(d, "name", &c->name);
+                    else if (key_is(k.text, "readinessProbe"))
+                        ok = rd_present_obj(d, "readinessProbe", &c->has_readiness_probe);
+                    else
+                        ok = cg__scan_skip(&d->sc);
+                    if (!ok) {
+                        r = -1;
+                        break;
+                    }
+                }
+        }
+        leave(d);
+        if (r < 0)
+            break;
+    }
+out:
+    out->items = (const struct cg_container *)v.p;
+    out->n = v.n;
+    leave(d);
+    return r >= 0;
+}
+
+static bool rd_gates(struct dec *d, const char *name, struct cg_strs *out)
+{
+    struct cg__scan_arr a;
+    struct vec v = {0};
+    int r;
+    enter(d, name);
+    out->present = true;
+    r = arr_begin(d, &a, "an array of objects");
+    if (r <= 0)
+        goto out;
+    while ((r = cg__scan_arr_next(&d->sc, &a)) == 1) {
+        struct cg__scan_obj o;
+        struct cg__scan_keyref k;
+        enter_idx(d, v.n);
+        if (cur(d) != '{') {
+            r = wrong_type(d, "an object") ? 1 : -1;
+        } else {
+            struct cg_str *s = vec_push(d, &v, sizeof(*s));
+            if (!cg__scan_obj_open(&d->sc, &o))
+                r = -1;
+            else
+                FOR_KEYS(d, o, k, r)
+                {
+                    bool ok;
+                    if (key_is(k.text, "conditionType"))
+                        ok = rd_str(d, "conditionType", s);
+                    else
+                        ok = cg__scan_skip(&d->sc);
+                    if (!ok) {
+                        r = -1;
+                        break;
+                    }
+                }
+        }
+        leave(d);
+        if (r < 0)
+            break;
+    }
+out:
+    out->items = (const struct cg_str *)v.p;
+    out->n = v.n;
+    leave(d);
+    return r >= 0;
+}
+
+static bool rd_node_affinity(struct dec *d, const char *name, struct cg_pod_spec *ps)
+{
+    struct cg__scan_obj o;
+    struct cg__scan_keyref k;
+    int r;
+    enter(d, name);
+    r = obj_begin(d, &o);
+    if (r <= 0)
+        goto out;
+    ps->has_node_affinity = true;
+    FOR_KEYS(d, o, k, r)
+    {
+        bool ok;
+        if (key_is(k.text, "requiredDuringSchedulingIgnoredDuringExecution"))
+            ok = rd_present_obj(d, "requiredDuringSchedulingIgnoredDuringExecution",
+                                &ps->has_required_node_affinity);
+        else
+            ok = cg__scan_skip(&d->sc);
+        if (!ok) {
+            r = -1;
+            break;
+        }
+    }
+out:
+    leave(d);
+    return r >= 0;
+}
+
+static bool rd_affinity(struct dec *d, const char *name, struct cg_pod_spec *ps)
+{
+    struct cg__scan_obj o;
+    struct cg__scan_keyref k;
+    int r;
+    enter(d, name);
+    r = obj_begin(d, &o);
+    if (r <= 0)
+        goto out;
+    ps->has_affinity = true;
+    FOR_KEYS(d, o, k, r)
+    {
+        bool ok;
+        if (key_is(k.text, "nodeAffinity"))
+            ok = rd_node_affinity(d, "nodeAffinity", ps);
+        else
+            ok = cg__scan_skip(&d->sc);
+        if (!ok) {
+            r = -1;
+            break;
+        }
+    }
+out:
+    leave(d);
+    return r >= 0;
+}
+
+/* A key of a pod spec: 1 = read, 0 = not a pod spec key, -1 = syntax error. */
+static int podspec_key(struct dec *d, struct cg_str t, struct cg_pod_spec *ps)
+{
+    bool ok;
+    if (key_is(t, "containers"))
+        ok = rd_containers(d, "containers", &ps->containers);
+    else if (key_is(t, "initContainers"))
+        ok = rd_containers(d, "initContainers", &ps->init_containers);
+    else if (key_is(t, "readinessGates"))
+        ok = rd_gates(d, "readinessGates", &ps->readiness_gates);
+    else if (key_is(t, "affinity"))
+        ok = rd_affinity(d, "affinity", ps);
+    else if (key_is(t, "nodeName"))
+        ok = rd_str(d, "nodeName", &ps->node_name);
+    else
+        return 0;
+    return ok ? 1 : -1;
+}
+
+static bool rd_podspec(struct dec *d, const char *name, struct cg_pod_spec *ps)
+{
+    struct cg__scan_obj o;
+    struct cg__scan_keyref k;
+    int r;
+    enter(d, name);
+    r = obj_begin(d, &o);
+    if (r <= 0)
+        goto out;
+    ps->present = true;
+    FOR_KEYS(d, o, k, r)
+    {
+        int p = podspec_key(d, k.text, ps);
+        if (p == 0)
+            p = cg__scan_skip(&d->sc) ? 1 : -1;
+        if (p < 0) {
+            r = -1;
+            break;
+        }
+    }
+out:
+    leave(d);
+    return r >= 0;
+}
+
+static bool rd_template_meta(struct dec *d, const char *name, struct cg_object *obj)
+{
+    struct cg__scan_obj o;
+    struct cg__scan_keyref k;
+    int r;
+    enter(d, name);
+    r = obj_begin(d, &o);
+    if (r <= 0)
+        goto out;
+    FOR_KEYS(d, o, k, r)
+    {
+        bool ok;
+        if (key_is(k.text, "labels"))
+            ok = rd_kvs(d, "labels", &obj->template_labels);
+        else if (key_is(k.text, "annotations"))
+            ok = rd_kvs(d, "annotations", &obj->template_annotations);
+        else
+            ok = cg__scan_skip(&d->sc);
+        if (!ok) {
+            r = -1;
+            break;
+        }
+    }
+out:
+    leave(d);
+    return r >= 0;
+}
+
+static bool rd_template(struct dec *d, const char *name, struct cg_object *obj)
+{
+    struct cg__scan_obj o;
+    struct cg__scan_keyref k;
+    size_t start = d->sc.i;
+    int r;
+    enter(d, name);
+    r = obj_begin(d, &o);
+    if (r <= 0)
+        goto out;
+    obj->has_template = true;
+    FOR_KEYS(d, o, k, r)
+    {
+        bool ok;
+        if (key_is(k.text, "metadata"))
+            ok = rd_template_meta(d, "metadata", obj);
+        else if (key_is(k.text, "spec"))
+            ok = rd_podspec(d, "spec", &d->tmpl_pod);
+        else
+            ok = cg__scan_skip(&d->sc);
+        if (!ok) {
+            r = -1;
+            break;
+        }
+    }
+    if (r == 0)
+        obj->template_digest =
+            cg_admission_digest_json((const char *)d->sc.s + start, d->sc.i - start);
+out:
+    leave(d);
+    return r >= 0;
+}
+
+static bool rd_rolling(struct dec *d, const char *name, struct cg_object *obj)
+{
+    struct cg__scan_obj o;
+    struct cg__scan_keyref k;
+    int r;
+    enter(d, name);
+    r = obj_begin(d, &o);
+    if (r <= 0)
+        goto out;
+    obj->has_rolling_update = true;
+    FOR_KEYS(d, o, k, r)
+    {
+        bool ok;
+        if (key_is(k.text, "maxSurge"))
+            ok = rd_intstr(d, "maxSurge", &obj->max_surge);
+        else if (key_is(k.text, "maxUnavailable"))
+            ok = rd_intstr(d, "maxUnavailable", &obj->max_unavailable);
+        else
+            ok = cg__scan_skip(&d->sc);
+        if (!ok) {
+            r = -1;
+            break;
+        }
+    }
+out:
+    leave(d);
+    return r >= 0;
+}
+
+static bool rd_strategy(struct dec *d, const char *name, struct cg_object *obj)
+{
+    struct cg__scan_obj o;
+    struct cg__scan_keyref k;
+    int r;
+    enter(d, name);
+    r = obj_begin(d, &o);
+    if (r <= 0)
+        goto out;
+    obj->has_strategy = true;
+    FOR_KEYS(d, o, k, r)
+    {
+        bool ok;
+        if (key_is(k.text, "type"))
+            ok = rd_str(d, "type", &obj->strategy_type);
+        else if (key_is(k.text, "rollingUpdate"))
+            ok = rd_rolling(d, "rollingUpdate", obj);
+        else
+            ok = cg__scan_skip(&d->sc);
+        if (!ok) {
+            r = -1;
+            break;
+        }
+    }
+out:
+    leave(d);
+    return r >= 0;
+}
+
+/* spec of any object: the Deployment fields and the pod spec fields are read side by side,
+ * and finish_object keeps what the object's kind gives meaning to. */
+static bool rd_spec(struct dec *d, const char *name, struct cg_object *obj)
+{
+    struct cg__scan_obj o;
+    struct cg__scan_keyref k;
+    int r;
+    enter(d, name);
+    r = obj_begin(d, &o);
+    if (r <= 0)
+        goto out;
+    obj->has_spec = true;
+    obj->pod.present = true;
+    FOR_KEYS(d, o, k, r)
+    {
+        bool ok;
+        struct cg_str t = k.text;
+        int p = podspec_key(d, t, &obj->pod);
+        if (p != 0)
+            ok = p > 0;
+        else if (key_is(t, "replicas"))
+            ok = rd_int(d, "replicas", &obj->replicas);
+        else if (key_is(t, "revisionHistoryLimit"))
+            ok = rd_int(d, "revisionHistoryLimit", &obj->revision_history_limit);
+        else if (key_is(t, "progressDeadlineSeconds"))
+            ok = rd_int(d, "progressDeadlineSeconds", &obj->progress_deadline_seconds);
+        else if (key_is(t, "minReadySeconds"))
+            ok = rd_int(d, "minReadySeconds", &obj->min_ready_seconds);
+        else if (key_is(t, "strategy"))
+            ok = rd_strategy(d, "strategy", obj);
+        else if (key_is(t, "template"))
+            ok = rd_template(d, "template", obj);
+        else
+            ok = cg__scan_skip(&d->sc);
+        if (!ok) {
+            r = -1;
+            break;
+        }
+    }
+out:
+    leave(d);
+    return r >= 0;
+}
+
+/* A Pod's own spec is its pod spec and it has no Deployment fields; any other kind takes
+ * its pod spec from spec.template.spec. */
+static void finish_object(struct cg_object *obj, const struct cg_pod_spec *tmpl_pod,
+                          struct cg_str fallback_kind)
+{
+    struct cg_str kind = obj->kind.n ? obj->kind : fallback_kind;
+    if (cg_str_eq_c(kind, "Pod")) {
+        struct cg_object keep = *obj;
+        memset(&obj->has_spec, 0, sizeof(*obj) - offsetof(struct cg_object, has_spec));
+        obj->pod = keep.pod;
+        return;
+    }
+    obj->pod = *tmpl_pod;
+}
+
+static bool rd_object(struct dec *d, const char *name, struct cg_object *obj,
+                      struct cg_pod_spec *tmpl_pod)
+{
+    struct cg__scan_obj o;
+    struct cg__scan_keyref k;
+    int r;
+    enter(d, name);
+    memset(&d->tmpl_pod, 0, sizeof(d->tmpl_pod));
+    r = obj_begin(d, &o);
+    if (r <= 0)
+        goto out;
+    obj->present = true;
+    FOR_KEYS(d, o, k, r)
+    {
+        bool ok;
+        struct cg_str t = k.text;
+        if (key_is(t, "metadata"))
+            ok = rd_metadata(d, "metadata", obj);
+        else if (key_is(t, "spec"))
+            ok = rd_spec(d, "spec", obj);
+        else if (key_is(t, "kind"))
+            ok = rd_str(d, "kind", &obj->kind);
+        else if (key_is(t, "apiVersion"))
+            ok = rd_str(d, "apiVersion", &obj->api_version);
+        else
+            ok = cg__scan_skip(&d->sc);
+        if (!ok) {
+            r = -1;
+            break;
+        }
+    }
+    *tmpl_pod = d->tmpl_pod;
+out:
+    leave(d);
+    return r >= 0;
+}
+
+static bool rd_request(struct dec *d, const char *name, struct cg_admission_request *req,
+                       bool *present, struct cg_pod_spec tmpl[2])
+{
+    struct cg__scan_obj o;
+    struct cg__scan_keyref k;
+    int r;
+    enter(d, name);
+    if (cur(d) == 'n') {
+        sem(d, d->sc.i, "expected an object, got null");
+        r = skip_null(d) ? 0 : -1;
+        goto out;
+    }
+    r = obj_begin(d, &o);
+    if (r <= 0)
+        goto out;
+    *present = true;
+    FOR_KEYS(d, o, k, r)
+    {
+        bool ok;
+        struct cg_str t = k.text;
+        if (key_is(t, "uid")) {
+            ok = rd_str(d, "uid", &req->uid);
+        } else if (key_is(t, "kind")) {
+            ok = rd_gvk(d, "kind", &req->kind);
+        } else if (key_is(t, "resource")) {
+            ok = rd_gvr(d, "resource", &req->resource);
+        } else if (key_is(t, "subResource")) {
+            ok = rd_str(d, "subResource", &req->sub_resource);
+        } else if (key_is(t, "requestKind")) {
+            ok = rd_gvk(d, "requestKind", &req->request_kind);
+        } else if (key_is(t, "name")) {
+            ok = rd_str(d, "name", &req->name);
+        } else if (key_is(t, "namespace")) {
+            ok = rd_str(d, "namespace", &req->namespace_);
+        } else if (key_is(t, "operation")) {
+            ok = rd_str(d, "operation", &req->operation_raw);
+        } else if (key_is(t, "userInfo")) {
+            ok = rd_user(d, "userInfo", req);
+        } else if (key_is(t, "object")) {
+            ok = rd_object(d, "object", &req->object, &tmpl[0]);
+        } else if (key_is(t, "oldObject")) {
+            ok = rd_object(d, "oldObject", &req->old_object, &tmpl[1]);
+        } else if (key_is(t, "dryRun")) {
+            ok = rd_bool(d, "dryRun", &req->dry_run);
+        } else {
+            ok = cg__scan_skip(&d->sc);
+        }
+        if (!ok) {
+            r = -1;
+            break;
+        }
+    }
+out:
+    leave(d);
+    return r >= 0;
+}
+
+static bool rd_root(struct dec *d, struct cg_admission_request *req, struct cg_str *kind,
+                    bool *has_request, struct cg_pod_spec tmpl[2])
+{
+    struct cg__scan_obj o;
+    struct cg__scan_keyref k;
+    int r;
+    if (!cg__scan_obj_open(&d->sc, &o))
+        return false;
+    FOR_KEYS(d, o, k, r)
+    {
+        bool ok;
+        if (key_is(k.text, "apiVersion"))
+            ok = rd_str(d, "apiVersion", &req->api_version);
+        else if (key_is(k.text, "kind"))
+            ok = rd_str(d, "kind", kind);
+        else if (key_is(k.text, "request"))
+            ok = rd_request(d, "request", req, has_request, tmpl);
+        else
+            ok = cg__scan_skip(&d->sc);
+        if (!ok)
+            return false;
+    }
+    return r == 0;
+}
+
+static enum cg_operation operation_of(struct cg_str s)
+{
+    if (cg_str_eq_c(s, "CREATE"))
+        return CG_OP_CREATE;
+    if (cg_str_eq_c(s, "UPDATE"))
+        return CG_OP_UPDATE;
+    if (cg_str_eq_c(s, "DELETE"))
+        return CG_OP_DELETE;
+    if (cg_str_eq_c(s, "CONNECT"))
+        return CG_OP_CONNECT;
+    return CG_OP_UNKNOWN;
+}
+
+/* Quotes s for a message, cut to a readable length. */
+static int shown_len(struct cg_str s)
+{
+    return s.n > 64 ? 64 : (int)s.n;
+}
+
+enum cg_status cg_admission_decode(const char *body, size_t len, struct cg_arena *arena,
+                                   struct cg_admission_request *out, struct cg_err *err)
+{
+    assert(arena != NULL && out != NULL);
+    enum cg_status st = CG_OK;
+    struct dec dstore;
+    struct dec *d = &dstore;
+    struct cg_str kind = CG_STR_NULL;
+    bool has_request = false, is_object;
+    struct cg_pod_spec tmpl[2];
+
+    memset(out, 0, sizeof(*out));
+    memset(tmpl, 0, sizeof(tmpl));
+    cg_err_clear(err);
+    d->arena = arena;
+    d->np = 0;
+    d->sem_failed = false;
+    cg__scan_init(&d->sc, body != NULL ? body : "", body != NULL ? len : 0, err);
+
+    int c = cg__scan_peek(&d->sc);
+    if (c < 0) {
+        st = cg_err_set(err, CG_EPARSE, "empty body (expected an AdmissionReview JSON object)");
+        goto out;
+    }
+    is_object = c == '{';
+    bool ok = is_object ? rd_root(d, out, &kind, &has_request, tmpl) : cg__scan_skip(&d->sc);
+    if (ok && cg__scan_peek(&d->sc) >= 0)
+        ok = cg__scan_fail(&d->sc, d->sc.i, "unexpected data after the JSON value");
+    if (!ok) {
+        st = CG_EPARSE;
+        goto out;
+    }
+    if (!is_object) {
+        st = cg_err_set(err, CG_EINVAL,
+                        "the body is JSON but not an object (expected an "
+                        "AdmissionReview)");
+        goto out;
+    }
+    if (d->sem_failed) {
+        if (err != NULL)
+            *err = d->sem;
+        st = CG_EINVAL;
+        goto out;
+    }
+    if (!cg_str_eq_c(out->api_version, "admission.k8s.io/v1")) {
+        st = out->api_version.n == 0
+                 ? cg_err_set(err, CG_EINVAL,
+                              "apiVersion: missing (expected \"admission.k8s.io/v1\")")
+                 : cg_err_set(err, CG_EINVAL,
+                              "apiVersion: expected \"admission.k8s.io/v1\", got \"%.*s\"",
+                              shown_len(out->api_version), out->api_version.p);
+        goto out;
+    }
+    if (!cg_str_eq_c(kind, "AdmissionReview")) {
+        st = kind.n == 0
+                 ? cg_err_set(err, CG_EINVAL, "kind: missing (expected \"AdmissionReview\")")
+                 : cg_err_set(err, CG_EINVAL, "kind: expected \"AdmissionReview\", got \"%.*s\"",
+                              shown_len(kind), kind.p);
+        goto out;
+    }
+    if (!has_request) {
+        st = cg_err_set(err, CG_EINVAL,
+                        "request: missing (an AdmissionReview request is "
+                        "expected)");
+        goto out;
+    }
+    if (out->uid.p == NULL) {
+        st = cg_err_set(err, CG_EINVAL, "request.uid: missing");
+        goto out;
+    }
+    if (out->uid.n == 0) {
+        st = cg_err_set(err, CG_EINVAL, "request.uid: must not be empty");
+        goto out;
+    }
+    out->operation = operation_of(out->operation_raw);
+    finish_object(&out->object, &tmpl[0], out->kind.kind);
+    finish_object(&out->old_object, &tmpl[1], out->kind.kind);
+out:
+    cg__scan_dispose(&d->sc);
+    if (st != CG_OK && err != NULL)
+        err->status = st;
+    return st;
+}

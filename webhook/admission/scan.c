@@ -1,0 +1,617 @@
+#include "admission/scan.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admission/admission.h"
+
+/* Objects with at most this many keys are checked for duplicates pairwise; bigger ones are
+ * sorted by key hash, so a huge object costs n log n and not n^2. */
+#define SMALL_OBJECT_KEYS 16
+
+/* plain[c]: byte c can appear in a string with no special handling (printable ASCII other than
+ * the quote and the backslash). */
+static const unsigned char plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x30 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x70 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x80 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x90 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xa0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xb0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xc0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xd0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xe0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0xf0 */
+};
+
+void cg__scan_init(struct cg__scan *sc, const char *body, size_t len, struct cg_err *err)
+{
+    sc->s = (const unsigned char *)body;
+    sc->n = len;
+    sc->i = 0;
+    sc->depth = 0;
+    sc->failed = false;
+    sc->err = err;
+    sc->keys = sc->keys_local;
+    sc->nkeys = 0;
+    sc->capkeys = CG__SCAN_LOCAL_KEYS;
+    sc->scratch = sc->scratch_local;
+    sc->scratch_cap = CG__SCAN_LOCAL_SCRATCH;
+}
+
+void cg__scan_dispose(struct cg__scan *sc)
+{
+    if (sc->keys != sc->keys_local)
+        free(sc->keys);
+    if (sc->scratch != sc->scratch_local)
+        free(sc->scratch);
+    sc->keys = sc->keys_local;
+    sc->scratch = sc->scratch_local;
+}
+
+bool cg__scan_fail(struct cg__scan *sc, size_t off, const char *fmt, ...)
+{
+    if (sc->failed)
+        return false;
+    sc->failed = true;
+    if (sc->err == NULL)
+        return false;
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    cg_err_set(sc->err, CG_EPARSE, "invalid JSON at byte %zu: %s", off, what);
+    return false;
+}
+
+uint64_t cg__scan_hash(const char *p, size_t n)
+{
+    /* FNV-1a: keys are short, and only equality matters. */
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The 4 hex digits at s[0..4) (bounds checked by the caller), or -1. */
+static long hex4(const unsigned char *s)
+{
+    long v = 0;
+    for (int k = 0; k < 4; k++) {
+        int d = hexval(s[k]);
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* Length of the valid UTF-8 sequence (RFC 3629: no overlongs, no surrogates, <= U+10FFFF)
+ * starting at s[0] >= 0x80 with m bytes available, or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t m)
+{
+    unsigned char c = s[0];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else {
+        return 0;
+    }
+    if (m < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t k = 2; k < len; k++)
+        if (s[k] < 0x80 || s[k] > 0xbf)
+            return 0;
+    return len;
+}
+
+/* Any byte of w needs a closer look: '"', '\\', a control character or a non-ASCII byte. */
+static inline bool word_special(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t q = w ^ (ones * '"');
+    uint64_t b = w ^ (ones * '\\');
+    uint64_t t = ((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w) | w;
+    return (t & highs) != 0;
+}
+
+/* Validates the escape at s[i] == '\\'; returns its length, or 0 after recording an error. */
+static size_t check_escape(struct cg__scan *sc, size_t i)
+{
+    const unsigned char *s = sc->s;
+    size_t n = sc->n;
+    if (i + 1 >= n) {
+        cg__scan_fail(sc, i, "unterminated string");
+        return 0;
+    }
+    switch (s[i + 1]) {
+    case '"':
+    case '\\':
+    case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't':
+        return 2;
+    case 'u':
+        break;
+    default:
+        if (s[i + 1] >= 0x20 && s[i + 1] < 0x7f)
+            cg__scan_fail(sc, i, "invalid escape '\\%c' in string", s[i + 1]);
+        else
+            cg__scan_fail(sc, i, "invalid escape in string");
+        return 0;
+    }
+    long cp = i + 6 <= n ? hex4(s + i + 2) : -1;
+    if (cp < 0) {
+        cg__scan_fail(sc, i, "invalid \\u escape (needs 4 hex digits)");
+        return 0;
+    }
+    if (cp >= 0xdc00 && cp <= 0xdfff) {
+        cg__scan_fail(sc, i, "lone low surrogate \\u%04lx", cp);
+        return 0;
+    }
+    if (cp < 0xd800 || cp > 0xdbff)
+        return 6;
+    long lo = -1;
+    if (i + 12 <= n && s[i + 6] == '\\' && s[i + 7] == 'u')
+        lo = hex4(s + i + 8);
+    if (lo < 0xdc00 || lo > 0xdfff) {
+        cg__scan_fail(sc, i, "lone high surrogate \\u%04lx (no low surrogate follows)", cp);
+        return 0;
+    }
+    return 12;
+}
+
+bool cg__scan_string(struct cg__scan *sc, size_t *off, size_t *len, bool *esc)
+{
+    const unsigned char *s = sc->s;
+    size_t n = sc->n;
+    size_t open = sc->i;
+    size_t i = open + 1;
+    bool e = false;
+    for (;;) {
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (word_special(w))
+                break;
+            i += 8;
+        }
+        while (i < n && plain[s[i]])
+            i++;
+        if (i >= n)
+            return cg__scan_fail(sc, open, "unterminated string");
+        unsigned char c = s[i];
+        if (c == '"')
+            break;
+        if (c == '\\') {
+            size_t k = check_escape(sc, i);
+            if (k == 0)
+                return false;
+            e = true;
+            i += k;
+        } else if (c < 0x20) {
+            return cg__scan_fail(sc, i, "control character 0x%02x in string (must be escaped)", c);
+        } else {
+            size_t k = utf8_seq(s + i, n - i);
+            if (k == 0)
+                return cg__scan_fail(sc, i, "invalid UTF-8 in string");
+            i += k;
+        }
+    }
+    *off = open + 1;
+    *len = i - open - 1;
+    *esc = e;
+    sc->i = i + 1;
+    return true;
+}
+
+static size_t put_utf8(char *d, unsigned long cp)
+{
+    if (cp < 0x80) {
+        d[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        d[0] = (char)(0xc0 | (cp >> 6));
+        d[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        d[0] = (char)(0xe0 | (cp >> 12));
+        d[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        d[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    d[0] = (char)(0xf0 | (cp >> 18));
+    d[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    d[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    d[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+size_t cg__json_unescape(const char *raw, size_t n, char *dst)
+{
+    const unsigned char *s = (const unsigned char *)raw;
+    size_t i = 0, o = 0;
+    while (i < n) {
+        const unsigned char *bs = memchr(s + i, '\\', n - i);
+        size_t run = bs ? (size_t)(bs - (s + i)) : n - i;
+        memmove(dst + o, s + i, run);
+        o += run;
+        i += run;
+        if (i >= n)
+            break;
+        unsigned char c = s[i + 1];
+        i += 2;
+        switch (c) {
+        case 'b':
+            dst[o++] = '\b';
+            break;
+        case 'f':
+            dst[o++] = '\f';
+            break;
+        case 'n':
+            dst[o++] = '\n';
+            break;
+        case 'r':
+            dst[o++] = '\r';
+            break;
+        case 't':
+            dst[o++] = '\t';
+            break;
+        case 'u': {
+            unsigned long cp = (unsigned long)hex4(s + i);
+            i += 4;
+            if (cp >= 0xd800 && cp <= 0xdbff) {
+                unsigned long lo = (unsigned long)hex4(s + i + 2);
+                i += 6;
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            }
+            o += put_utf8(dst + o, cp);
+            break;
+        }
+        default: /* '"', '\\', '/' */
+            dst[o++] = (char)c;
+        }
+    }
+    return o;
+}
+
+bool cg__scan_number(struct cg__scan *sc, size_t *off, size_t *len, bool *is_int)
+{
+    const unsigned char *s = sc->s;
+    size_t n = sc->n, start = sc->i, i = sc->i;
+    bool integer = true;
+    if (i < n && s[i] == '-')
+        i++;
+    if (i >= n || s[i] < '0' || s[i] > '9')
+        return cg__scan_fail(sc, start, "invalid number (expected a digit)");
+    if (s[i] == '0') {
+        i++;
+        if (i < n && s[i] >= '0' && s[i] <= '9')
+            return cg__scan_fail(sc, start, "invalid number (leading zero)");
+    } else {
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+    }
+    if (i < n && s[i] == '.') {
+        integer = false;
+        i++;
+        if (i >= n || s[i] < '0' || s[i] > '9')
+            return cg__scan_fail(sc, start, "invalid number (expected a digit after '.')");
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        integer = false;
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (i >= n || s[i] < '0' || s[i] > '9')
+            return cg__scan_fail(sc, start, "invalid number (expected a digit in the exponent)");
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+    }
+    *off = start;
+    *len = i - start;
+    *is_int = integer;
+    sc->i = i;
+    return true;
+}
+
+bool cg__scan_literal(struct cg__scan *sc, char *kind)
+{
+    static const char *const words[] = {"true", "false", "null"};
+    const unsigned char *s = sc->s;
+    size_t i = sc->i;
+    const char *w = s[i] == 't' ? words[0] : s[i] == 'f' ? words[1] : words[2];
+    size_t wl = strlen(w);
+    if (sc->n - i < wl || memcmp(s + i, w, wl) != 0)
+        return cg__scan_fail(sc, i, "invalid literal (expected %s)", w);
+    *kind = (char)s[i];
+    sc->i = i + wl;
+    return true;
+}
+
+static bool depth_enter(struct cg__scan *sc)
+{
+    if (sc->depth >= CG_ADMISSION_MAX_DEPTH)
+        return cg__scan_fail(sc, sc->i, "nesting deeper than %d levels", CG_ADMISSION_MAX_DEPTH);
+    sc->depth++;
+    sc->i++;
+    return true;
+}
+
+bool cg__scan_obj_open(struct cg__scan *sc, struct cg__scan_obj *o)
+{
+    o->key_base = sc->nkeys;
+    o->first = true;
+    return depth_enter(sc);
+}
+
+bool cg__scan_arr_open(struct cg__scan *sc, struct cg__scan_arr *a)
+{
+    a->first = true;
+    return depth_enter(sc);
+}
+
+static const char *scratch_unescape(struct cg__scan *sc, size_t off, size_t len, size_t *outlen)
+{
+    if (len > sc->scratch_cap) {
+        if (sc->scratch != sc->scratch_local)
+            free(sc->scratch);
+        sc->scratch = cg_xmalloc(len);
+        sc->scratch_cap = len;
+    }
+    *outlen = cg__json_unescape((const char *)sc->s + off, len, sc->scratch);
+    return sc->scratch;
+}
+
+static bool key_equal(struct cg__scan *sc, const struct cg__scan_key *a,
+                      const struct cg__scan_key *b)
+{
+    if (!a->esc && !b->esc)
+        return a->len == b->len && memcmp(sc->s + a->off, sc->s + b->off, a->len) == 0;
+    /* Rare: compare the unescaped forms. */
+    char *x = cg_xmalloc(a->len + 1), *y = cg_xmalloc(b->len + 1);
+    size_t xl = cg__json_unescape((const char *)sc->s + a->off, a->len, x);
+    size_t yl = cg__json_unescape((const char *)sc->s + b->off, b->len, y);
+    bool eq = xl == yl && memcmp(x, y, xl) == 0;
+    free(x);
+    free(y);
+    return eq;
+}
+
+static bool duplicate_found(struct cg__scan *sc, const struct cg__scan_key *a,
+                            const struct cg__scan_key *b)
+{
+    const struct cg__scan_key *later = a->off > b->off ? a : b;
+    const struct cg__scan_key *first = a->off > b->off ? b : a;
+    int shown = later->len > 64 ? 64 : (int)later->len;
+    return cg__scan_fail(sc, later->off - 1, "duplicate key \"%.*s\" (first at byte %zu)", shown,
+                         (const char *)sc->s + later->off, first->off - 1);
+}
+
+static int cmp_key_hash(const void *pa, const void *pb)
+{
+    const struct cg__scan_key *a = pa, *b = pb;
+    if (a->hash != b->hash)
+        return a->hash < b->hash ? -1 : 1;
+    return a->off < b->off ? -1 : a->off > b->off;
+}
+
+/* Checks the keys of the object that is closing and pops them. */
+static bool check_keys(struct cg__scan *sc, struct cg__scan_obj *o)
+{
+    struct cg__scan_key *k = sc->keys + o->key_base;
+    size_t m = sc->nkeys - o->key_base;
+    sc->nkeys = o->key_base;
+    if (m <= SMALL_OBJECT_KEYS) {
+        for (size_t a = 1; a < m; a++)
+            for (size_t b = 0; b < a; b++)
+                if (k[a].hash == k[b].hash && key_equal(sc, &k[a], &k[b]))
+                    return duplicate_found(sc, &k[a], &k[b]);
+        return true;
+    }
+    qsort(k, m, sizeof(*k), cmp_key_hash);
+    for (size_t a = 1; a < m; a++) {
+        if (k[a].hash != k[a - 1].hash)
+            continue;
+        /* Equal hashes form a run; compare within the run (almost always of two). */
+        for (size_t b = a; b > 0 && k[b - 1].hash == k[a].hash; b--)
+            if (key_equal(sc, &k[a], &k[b - 1]))
+                return duplicate_found(sc, &k[a], &k[b - 1]);
+    }
+    return true;
+}
+
+static void push_key(struct cg__scan *sc, const struct cg__scan_key *key)
+{
+    if (sc->nkeys == sc->capkeys) {
+        size_t cap = sc->capkeys * 2;
+        struct cg__scan_key *nk = cg_xmalloc(cap * sizeof(*nk));
+        memcpy(nk, sc->keys, sc->nkeys * sizeof(*nk));
+        if (sc->keys != sc->keys_local)
+            free(sc->keys);
+        sc->keys = nk;
+        sc->capkeys = cap;
+    }
+    sc->keys[sc->nkeys++] = *key;
+}
+
+int cg__scan_obj_next(struct cg__scan *sc, struct cg__scan_obj *o, struct cg__scan_keyref *key)
+{
+    int c = cg__scan_peek(sc);
+    if (c == '}') {
+        /* Legal here: right after '{' or after a value; after ',' a key is required below. */
+        sc->i++;
+        sc->depth--;
+        return check_keys(sc, o) ? 0 : -1;
+    }
+    if (!o->first) {
+        if (c != ',') {
+            if (c < 0)
+                cg__scan_fail(sc, sc->i, "unexpected end of input in an object");
+            else
+                cg__scan_fail(sc, sc->i, "expected ',' or '}' in an object");
+            return -1;
+        }
+        sc->i++;
+        c = cg__scan_peek(sc);
+    }
+    if (c != '"') {
+        if (c < 0)
+            cg__scan_fail(sc, sc->i, "unexpected end of input in an object");
+        else
+            cg__scan_fail(sc, sc->i, o->first ? "expected a key or '}'" : "expected a key");
+        return -1;
+    }
+    o->first = false;
+    struct cg__scan_key k;
+    if (!cg__scan_string(sc, &k.off, &k.len, &k.esc))
+        return -1;
+    key->off = k.off;
+    key->len = k.len;
+    key->esc = k.esc;
+    if (k.esc) {
+        size_t ul;
+        const char *u = scratch_unescape(sc, k.off, k.len, &ul);
+        key->text = (struct cg_str){u, ul};
+    } else {
+        key->text = (struct cg_str){(const char *)sc->s + k.off, k.len};
+    }
+    k.hash = cg__scan_hash(key->text.p, key->text.n);
+    push_key(sc, &k);
+    c = cg__scan_peek(sc);
+    if (c != ':') {
+        if (c < 0)
+            cg__scan_fail(sc, sc->i, "unexpected end of input after a key");
+        else
+            cg__scan_fail(sc, sc->i, "expected ':' after a key");
+        return -1;
+    }
+    sc->i++;
+    if (cg__scan_peek(sc) < 0) {
+        cg__scan_fail(sc, sc->i, "unexpected end of input (expected a value)");
+        return -1;
+    }
+    return 1;
+}
+
+int cg__scan_arr_next(struct cg__scan *sc, struct cg__scan_arr *a)
+{
+    int c = cg__scan_peek(sc);
+    if (c == ']' && a->first) {
+        sc->i++;
+        sc->depth--;
+        return 0;
+    }
+    if (!a->first) {
+        if (c == ']') {
+            sc->i++;
+            sc->depth--;
+            return 0;
+        }
+        if (c != ',') {
+            if (c < 0)
+                cg__scan_fail(sc, sc->i, "unexpected end of input in an array");
+            else
+                cg__scan_fail(sc, sc->i, "expected ',' or ']' in an array");
+            return -1;
+        }
+        sc->i++;
+        c = cg__scan_peek(sc);
+    }
+    a->first = false;
+    if (c < 0) {
+        cg__scan_fail(sc, sc->i, "unexpected end of input in an array");
+        return -1;
+    }
+    if (c == ']') {
+        cg__scan_fail(sc, sc->i, "expected a value after ','");
+        return -1;
+    }
+    return 1;
+}
+
+bool cg__scan_skip(struct cg__scan *sc)
+{
+    int c = cg__scan_peek(sc);
+    size_t off, len;
+    bool flag;
+    char kind;
+    int r;
+    switch (c) {
+    case '{': {
+        struct cg__scan_obj o;
+        struct cg__scan_keyref k;
+        if (!cg__scan_obj_open(sc, &o))
+            return false;
+        while ((r = cg__scan_obj_next(sc, &o, &k)) == 1)
+            if (!cg__scan_skip(sc))
+                return false;
+        return r == 0;
+    }
+    case '[': {
+        struct cg__scan_arr a;
+        if (!cg__scan_arr_open(sc, &a))
+            return false;
+        while ((r = cg__scan_arr_next(sc, &a)) == 1)
+            if (!cg__scan_skip(sc))
+                return false;
+        return r == 0;
+    }
+    case '"':
+        return cg__scan_string(sc, &off, &len, &flag);
+    case 't':
+    case 'f':
+    case 'n':
+        return cg__scan_literal(sc, &kind);
+    case -1:
+        return cg__scan_fail(sc, sc->i, "unexpected end of input (expected a value)");
+    default:
+        if (c == '-' || (c >= '0' && c <= '9'))
+            return cg__scan_number(sc, &off, &len, &flag);
+        if (c >= 0x20 && c < 0x7f)
+            return cg__scan_fail(sc, sc->i, "unexpected character '%c' (expected a value)", c);
+        return cg__scan_fail(sc, sc->i, "unexpected byte 0x%02x (expected a value)", c);
+    }
+}
