@@ -639,6 +639,11 @@ static void works_without_err(void **state)
     assert_int_equal(cg_jsonpatch_apply(&doc, bad, NULL), CG_ENOTFOUND);
     assert_int_equal(cg_jsonpatch_apply(&doc, good, NULL), CG_OK);
     assert_int_equal(json_object_size(doc), 0);
+    json_t *none = NULL;
+    struct cg_err err;
+    assert_int_equal(cg_jsonpatch_apply(&none, good, &err), CG_EINVAL);
+    assert_string_equal(err.msg, "no document to patch");
+    assert_int_equal(cg_jsonpatch_apply(NULL, good, NULL), CG_EINVAL);
     json_decref(good);
     json_decref(bad);
     json_decref(doc);

@@ -427,6 +427,10 @@ enum cg_status cg_jsonpatch_apply(json_t **doc, const json_t *patch, struct cg_e
     enum cg_status st = CG_OK;
     cg_buf_init(&c.tok, 0);
     cg_err_clear(err);
+    if (doc == NULL || *doc == NULL) {
+        st = cg_err_set(err, CG_EINVAL, "no document to patch");
+        goto out;
+    }
     if (!json_is_array(patch)) {
         st = cg_err_set(err, CG_EINVAL, "the patch is %s, not an array of ops",
                         patch ? type_name(patch) : "missing");
