@@ -6,10 +6,12 @@
 #ifndef CG_POLICY_H
 #define CG_POLICY_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/mem.h"
 #include "base/status.h"
 #include "base/str.h"
 
@@ -100,12 +102,12 @@ struct cg_tz; /* a loaded time zone (policy/tz.h) */
 struct cg_freeze_window {
     char *name;
     enum cg_freeze_kind kind;
-    int64_t start, end;  /* absolute: unix seconds, [start, end) */
-    unsigned days;       /* weekly: bit 0 = Sunday .. bit 6 = Saturday */
-    int start_minute;    /* weekly: local minute of day the window opens */
-    int duration_minutes;/* weekly: may run past midnight */
-    char *time_zone;     /* weekly: IANA name */
-    struct cg_tz *tz;    /* weekly: owned */
+    int64_t start, end;   /* absolute: unix seconds, [start, end) */
+    unsigned days;        /* weekly: bit 0 = Sunday .. bit 6 = Saturday */
+    int start_minute;     /* weekly: local minute of day the window opens */
+    int duration_minutes; /* weekly: may run past midnight */
+    char *time_zone;      /* weekly: IANA name */
+    struct cg_tz *tz;     /* weekly: owned */
 };
 
 enum cg_rollback_style { CG_ROLLBACK_FAST, CG_ROLLBACK_GRADUAL };
@@ -146,7 +148,8 @@ struct cg_policy_set {
     struct cg_policy *items;
     size_t n;
     struct cg_policy_index *index;
-    int refcount; /* atomic; see cg_policy_set_ref */
+    atomic_int refcount; /* see cg_policy_set_ref */
+    struct cg_arena mem; /* private: every string and array of the model lives here */
 };
 
 /* Loads every *.yaml / *.yml under dir, recursively, skipping entries whose names start with
@@ -161,6 +164,11 @@ enum cg_status cg_policy_set_load_paths(const char *const *paths, size_t n,
                                         void (*on_error)(const struct cg_err *err, void *ud),
                                         void *ud, struct cg_policy_set **out);
 
+/* Decodes the policies of one in-memory YAML text (named file in messages) into a set, by the
+ * same rules as a file: for tests and tools that hold the text already. *out has refcount 1. */
+enum cg_status cg_policy_set_decode(const char *file, const char *yaml, size_t len,
+                                    struct cg_policy_set **out, struct cg_err *err);
+
 /* Reference counting (atomic, so any thread may ref/unref). unref frees at zero; NULL ok. */
 struct cg_policy_set *cg_policy_set_ref(struct cg_policy_set *set);
 void cg_policy_set_unref(struct cg_policy_set *set);
@@ -174,8 +182,22 @@ size_t cg_policy_set_match(const struct cg_policy_set *set, unsigned kind_bit,
                            struct cg_str namespace_, const struct cg_kvs *labels,
                            const struct cg_policy **out, size_t max);
 
-/* Is unix time `now` inside a freeze window? */
+/* The policy named name, or NULL. Borrowed. Linear: for tools and tests, not the hot path. */
+const struct cg_policy *cg_policy_set_get(const struct cg_policy_set *set, const char *name);
+
+/* Does a label set (NULL: no labels) satisfy a selector? Kubernetes semantics: every
+ * requirement must hold; NotIn and DoesNotExist hold for an absent key. */
+bool cg_label_selector_eval(const struct cg_label_selector *sel, const struct cg_kvs *labels);
+
+/* Is unix time `now` inside a freeze window? Absolute: start <= now < end. Weekly: the window
+ * opens at the local wall-clock time start_minute on each listed day (in time_zone) and closes
+ * when the local wall clock has advanced by duration_minutes, so "Fri 18:00 for 60h" closes
+ * Mon 06:00 local even across a DST change. */
 bool cg_freeze_window_contains(const struct cg_freeze_window *w, int64_t now);
+
+/* The first window of e containing now, or NULL. Borrowed. */
+const struct cg_freeze_window *cg_emergency_active_freeze(const struct cg_emergency *e,
+                                                          int64_t now);
 
 const char *cg_enforcement_str(enum cg_enforcement e);
 
