@@ -1,4 +1,83 @@
-int main(void)
+/* cellgate-webhook: parses the configuration, owns the signals, and drives the server's
+ * life cycle (webhook/server/server.h). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "server/config.h"
+#include "server/server.h"
+
+extern char **environ;
+
+/* How often certificate and policy files are checked for changes. */
+#define POLL_SECONDS 2
+
+int main(int argc, char **argv)
 {
-    return 0;
+    int rc = 1;
+    struct cg_server_config cfg;
+    struct cg_server *server = NULL;
+    struct cg_err err;
+    cg_err_clear(&err);
+
+    /* A peer that hangs up must not kill the process. */
+    signal(SIGPIPE, SIG_IGN);
+    cg_mem_install_jansson();
+    cg_server_config_init(&cfg);
+
+    if (cg_server_config_parse(&cfg, argc, argv, environ, &err) != CG_OK) {
+        fprintf(stderr, "cellgate-webhook: %s\n", err.msg);
+        rc = 2;
+        goto out;
+    }
+    if (cfg.help) {
+        struct cg_buf b;
+        cg_buf_init(&b, 0);
+        cg_server_config_usage("cellgate-webhook", &b);
+        fwrite(b.data, 1, b.len, stdout);
+        cg_buf_dispose(&b);
+        rc = 0;
+        goto out;
+    }
+    cg_log_setup((enum cg_log_level)cfg.log_level, 2);
+
+    /* Signals are taken synchronously here; worker threads inherit the blocked mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    if (cg_server_create(&cfg, &server, &err) != CG_OK) {
+        cg_log(CG_LOG_ERROR, "cannot start", "error", err.msg, NULL);
+        goto out;
+    }
+    if (cg_server_start(server, &err) != CG_OK) {
+        cg_log(CG_LOG_ERROR, "cannot start", "error", err.msg, NULL);
+        goto out;
+    }
+    for (;;) {
+        struct timespec wait = {POLL_SECONDS, 0};
+        int sig = sigtimedwait(&sigs, NULL, &wait);
+        if (sig == SIGTERM || sig == SIGINT)
+            break;
+        if (sig == SIGHUP) {
+            cg_log(CG_LOG_INFO, "SIGHUP: reloading certificates and policies", NULL);
+            cg_server_poll(server, true);
+        } else if (sig < 0 && errno == EAGAIN) {
+            cg_server_poll(server, false);
+        }
+    }
+    cg_server_stop(server);
+    cg_log(CG_LOG_INFO, "stopped", NULL);
+    rc = 0;
+out:
+    cg_server_destroy(server);
+    cg_server_config_dispose(&cfg);
+    return rc;
 }
