@@ -1,4 +1,11 @@
-int main(void)
+/* `cellgate`: the command logic lives in review/cli.c so that tests can call it. */
+#include <stdio.h>
+
+#include "base/mem.h"
+#include "review/cli.h"
+
+int main(int argc, char **argv)
 {
-    return 0;
+    cg_mem_install_jansson();
+    return cg_cli_run(argc, argv, stdin, stdout, stderr);
 }

@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "review/engine.h"
+
 #define REVIEW_ARENA_BLOCK (64 * 1024)
 #define REVIEW_PATCH_MAX (1024 * 1024)
 #define REVIEW_TEXT_MAX (256 * 1024)
@@ -36,14 +38,10 @@ static const char *operation_str(enum cg_operation op)
     }
 }
 
-enum cg_status cg_review_run(const struct cg_policy_set *set, enum cg_review_path path,
-                             int64_t now, const char *body, size_t len,
-                             struct cg_review_scratch *scratch, struct cg_buf *out,
-                             struct cg_review_outcome *outcome)
+enum cg_status cg_review_run(const struct cg_policy_set *set, enum cg_review_path path, int64_t now,
+                             const char *body, size_t len, struct cg_review_scratch *scratch,
+                             struct cg_buf *out, struct cg_review_outcome *outcome)
 {
-    (void)set;
-    (void)now;
-    (void)path;
     memset(outcome, 0, sizeof(*outcome));
     cg_arena_reset(&scratch->arena);
     cg_patch_reset(&scratch->patch);
@@ -67,12 +65,31 @@ enum cg_status cg_review_run(const struct cg_policy_set *set, enum cg_review_pat
     outcome->user = req.username;
     outcome->dry_run = req.dry_run;
 
+    struct cg_engine_result res;
+    st = cg_engine_eval(set, path, now, &req, &scratch->patch, &scratch->text, &res);
+    if (st != CG_OK)
+        outcome->error = "engine_limits"; /* res is a 500 denial saying so */
+
     struct cg_admission_response resp;
     memset(&resp, 0, sizeof(resp));
     resp.api_version = req.api_version;
     resp.uid = req.uid;
-    resp.allowed = true;
+    resp.allowed = res.allowed;
+    resp.status_code = res.status_code;
+    resp.status_message = res.message;
+    if (res.status_code == 403)
+        resp.status_reason = CG_STR_LIT("Forbidden");
+    for (size_t i = 0; i < res.n_warnings; i++)
+        resp.warnings[i] = res.warnings[i];
+    resp.n_warnings = res.n_warnings;
+    for (size_t i = 0; i < res.n_audit; i++)
+        resp.audit[i] = res.audit[i];
+    resp.n_audit = res.n_audit;
+    /* Patches only ever leave through /mutate. */
+    if (path == CG_REVIEW_MUTATE)
+        resp.patch = res.patch;
     outcome->http_status = 200;
-    outcome->decision = "allowed";
+    outcome->decision = res.decision;
+    outcome->policy = res.policy;
     return cg_admission_encode(&resp, out);
 }

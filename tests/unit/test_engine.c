@@ -1,0 +1,1061 @@
+/* The rules, run through the whole pipeline (real decoder, engine, encoder) on reviews the
+ * kube-apiserver sent, and on variants made from them with JSON patches. Patches the engine
+ * emits are checked by applying them to the object. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "base/base64.h"
+#include "jsonpatch/jsonpatch.h"
+#include "policy/policy.h"
+#include "review/engine.h"
+#include "review/review.h"
+#include "test_support.h"
+
+#define NOW_PLAIN 1795687200LL    /* 2026-11-26T10:00:00Z */
+#define NOW_FROZEN 1798113600LL   /* 2026-12-24T12:00:00Z, inside year-end */
+#define FREEZE_START 1798045200LL /* 2026-12-23T18:00:00+01:00 */
+#define FREEZE_END 1799046000LL   /* 2027-01-04T08:00:00+01:00 */
+
+#define CREATE "engine/payments-create.json"
+#define RELEASE "engine/payments-update-release.json"
+#define SCALE "engine/payments-update-scale.json"
+
+static const char payments_yaml[] = CG_SOURCE_DIR "/policies/examples/payments.yaml";
+
+/* Frees what jansson allocated (json_dumps), with whatever allocator jansson was given. */
+static void jfree(void *p)
+{
+    json_malloc_t m;
+    json_free_t f;
+    json_get_alloc_funcs(&m, &f);
+    f(p);
+}
+
+static struct cg_policy_set *load(const char *first, ...)
+{
+    const char *paths[8];
+    size_t n = 0;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *p = first; p != NULL && n < 8; p = va_arg(ap, const char *)) {
+        static char buf[8][1024];
+        if (p[0] == '/')
+            snprintf(buf[n], sizeof(buf[n]), "%s", p);
+        else
+            snprintf(buf[n], sizeof(buf[n]), "%s/engine/policies/%s", CG_FIXTURES, p);
+        paths[n] = buf[n];
+        n++;
+    }
+    va_end(ap);
+    struct cg_policy_set *set = NULL;
+    assert_int_equal(cg_policy_set_load_paths(paths, n, NULL, NULL, &set), CG_OK);
+    assert_non_null(set);
+    return set;
+}
+
+/* A fixture review with an optional JSON patch applied (the variant). */
+static json_t *variant(const char *fixture, const char *patch_json)
+{
+    json_error_t jerr;
+    json_t *doc = json_load_file(cg_test_fixture_path(fixture), 0, &jerr);
+    assert_non_null(doc);
+    if (patch_json != NULL) {
+        json_t *patch = json_loads(patch_json, 0, &jerr);
+        if (patch == NULL)
+            fail_msg("bad variant patch: %s", jerr.text);
+        struct cg_err err;
+        cg_err_clear(&err);
+        if (cg_jsonpatch_apply(&doc, patch, &err) != CG_OK)
+            fail_msg("variant does not apply: %s", err.msg);
+        json_decref(patch);
+    }
+    return doc;
+}
+
+struct run {
+    json_t *response; /* the whole AdmissionReview response */
+    const json_t *r;  /* its "response" member */
+    char decision[16];
+    char policy[64];
+};
+
+static void run_json(const struct cg_policy_set *set, enum cg_review_path path, int64_t now,
+                     const json_t *review, struct run *out)
+{
+    char *body = json_dumps(review, JSON_COMPACT);
+    struct cg_review_scratch scratch;
+    struct cg_buf buf;
+    struct cg_review_outcome outcome;
+    cg_review_scratch_init(&scratch);
+    cg_buf_init(&buf, 0);
+    assert_int_equal(cg_review_run(set, path, now, body, strlen(body), &scratch, &buf, &outcome),
+                     CG_OK);
+    assert_int_equal(outcome.http_status, 200);
+    snprintf(out->decision, sizeof(out->decision), "%s", outcome.decision);
+    snprintf(out->policy, sizeof(out->policy), "%s", outcome.policy ? outcome.policy : "");
+    json_error_t jerr;
+    out->response = json_loadb(buf.data, buf.len, 0, &jerr);
+    assert_non_null(out->response);
+    out->r = json_object_get(out->response, "response");
+    assert_non_null(out->r);
+    /* The uid is echoed whatever the decision. */
+    assert_string_equal(
+        json_string_value(json_object_get(out->r, "uid")),
+        json_string_value(json_object_get(json_object_get(review, "request"), "uid")));
+    cg_buf_dispose(&buf);
+    cg_review_scratch_dispose(&scratch);
+    jfree(body);
+}
+
+static void run_dispose(struct run *r)
+{
+    json_decref(r->response);
+    memset(r, 0, sizeof(*r));
+}
+
+static bool allowed(const struct run *r)
+{
+    return json_is_true(json_object_get(r->r, "allowed"));
+}
+
+static const char *message(const struct run *r)
+{
+    const char *m = json_string_value(json_object_get(json_object_get(r->r, "status"), "message"));
+    return m ? m : "";
+}
+
+static void assert_denied(const struct run *r, const char *want)
+{
+    assert_false(allowed(r));
+    assert_string_equal(r->decision, "denied");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(r->r, "status"), "code")),
+                     403);
+    const char *m = message(r);
+    if (strstr(m, want) == NULL)
+        fail_msg("message \"%s\" lacks \"%s\"", m, want);
+    /* Each reason is one line of at most 200 bytes. */
+    assert_null(strchr(m, '\n'));
+    for (const char *p = m; p != NULL;) {
+        const char *next = strstr(p, "; policy ");
+        size_t len = next ? (size_t)(next - p) : strlen(p);
+        if (len > 200)
+            fail_msg("reason longer than 200 bytes: %.*s", (int)len, p);
+        p = next ? next + 2 : NULL;
+    }
+}
+
+static void assert_untouched(const struct run *r)
+{
+    assert_true(allowed(r));
+    assert_null(json_object_get(r->r, "patch"));
+    assert_null(json_object_get(r->r, "status"));
+    assert_null(json_object_get(r->r, "warnings"));
+    assert_null(json_object_get(r->r, "auditAnnotations"));
+}
+
+/* The response's patch applied to a copy of the review's object (NULL: no patch). */
+static json_t *patched(const json_t *review, const struct run *r)
+{
+    const char *b64 = json_string_value(json_object_get(r->r, "patch"));
+    if (b64 == NULL)
+        return NULL;
+    assert_string_equal(json_string_value(json_object_get(r->r, "patchType")), "JSONPatch");
+    struct cg_buf raw;
+    cg_buf_init(&raw, 0);
+    assert_int_equal(cg_base64_decode(b64, strlen(b64), &raw), CG_OK);
+    json_t *patch = json_loadb(raw.data, raw.len, 0, NULL);
+    assert_non_null(patch);
+    json_t *obj = json_deep_copy(json_object_get(json_object_get(review, "request"), "object"));
+    struct cg_err err;
+    cg_err_clear(&err);
+    if (cg_jsonpatch_apply(&obj, patch, &err) != CG_OK)
+        fail_msg("the engine's patch does not apply: %s (%.*s)", err.msg, (int)raw.len, raw.data);
+    json_decref(patch);
+    cg_buf_dispose(&raw);
+    return obj;
+}
+
+static json_int_t int_at(const json_t *obj, const char *a, const char *b, const char *c,
+                         const char *d)
+{
+    const json_t *v = json_object_get(json_object_get(json_object_get(obj, a), b), c);
+    v = json_object_get(v, d);
+    assert_true(json_is_integer(v));
+    return json_integer_value(v);
+}
+
+static const char *release_annotation(const json_t *obj)
+{
+    return json_string_value(json_object_get(
+        json_object_get(json_object_get(obj, "metadata"), "annotations"), "cellgate.io/release"));
+}
+
+/* Checks the object carries the payments plan for `replicas`, and returns the release record. */
+static json_t *assert_payments_release(const json_t *obj, json_int_t surge, const char *groups)
+{
+    assert_int_equal(int_at(obj, "spec", "strategy", "rollingUpdate", "maxUnavailable"), 0);
+    assert_int_equal(int_at(obj, "spec", "strategy", "rollingUpdate", "maxSurge"), surge);
+    const char *ann = release_annotation(obj);
+    assert_non_null(ann);
+    json_t *rec = json_loads(ann, 0, NULL);
+    assert_non_null(rec);
+    char *g = json_dumps(json_object_get(rec, "groups"), JSON_COMPACT);
+    assert_string_equal(g, groups);
+    jfree(g);
+    char *cells = json_dumps(json_object_get(rec, "cells"), JSON_COMPACT);
+    assert_string_equal(cells, "[\"zone-a\",\"zone-b\"]");
+    jfree(cells);
+    assert_int_equal(json_integer_value(json_object_get(rec, "group")), 0);
+    assert_string_equal(json_string_value(json_object_get(rec, "state")), "progressing");
+    assert_int_equal(strlen(json_string_value(json_object_get(rec, "revision"))), 16);
+    return rec;
+}
+
+/* The review again, with object replaced by obj (the apiserver's reinvocation). */
+static json_t *with_object(const json_t *review, json_t *obj)
+{
+    json_t *again = json_deep_copy(review);
+    json_object_set(json_object_get(again, "request"), "object", obj);
+    return again;
+}
+
+/* --- coverage ----------------------------------------------------------------------------- */
+
+static void uncovered_allowed_untouched(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set = load(payments_yaml, NULL);
+    static const char *const fixtures[] = {
+        "kube-apiserver-1.26/Deployment-CREATE.json", "kube-apiserver-1.26/Deployment-UPDATE.json",
+        "kube-apiserver-1.26/Deployment-DELETE.json", "kube-apiserver-1.26/Pod-CREATE.json"};
+    for (size_t i = 0; i < 4; i++) {
+        json_t *review = variant(fixtures[i], NULL);
+        for (int path = CG_REVIEW_MUTATE; path <= CG_REVIEW_VALIDATE; path++) {
+            struct run r;
+            run_json(set, (enum cg_review_path)path, NOW_PLAIN, review, &r);
+            assert_untouched(&r);
+            assert_string_equal(r.decision, "allowed");
+            assert_string_equal(r.policy, "");
+            run_dispose(&r);
+        }
+        json_decref(review);
+    }
+    /* No policy set at all: the same. */
+    json_t *review = variant(CREATE, NULL);
+    struct run r;
+    run_json(NULL, CG_REVIEW_MUTATE, NOW_PLAIN, review, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    json_decref(review);
+    cg_policy_set_unref(set);
+}
+
+static void pods_and_deletes_allowed(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set = load(payments_yaml, NULL);
+    /* In the covered namespace, a Pod (mutated by a later issue) and a Deployment DELETE. */
+    json_t *pod = variant("kube-apiserver-1.26/Pod-CREATE.json",
+                          "[{\"op\":\"replace\",\"path\":\"/request/namespace\",\"value\":"
+                          "\"payments\"},{\"op\":\"replace\",\"path\":\"/request/object/metadata/"
+                          "namespace\",\"value\":\"payments\"}]");
+    json_t *del = variant("kube-apiserver-1.26/Deployment-DELETE.json",
+                          "[{\"op\":\"replace\",\"path\":\"/request/namespace\",\"value\":"
+                          "\"payments\"}]");
+    struct run r;
+    run_json(set, CG_REVIEW_MUTATE, NOW_PLAIN, pod, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, del, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    json_decref(pod);
+    json_decref(del);
+    cg_policy_set_unref(set);
+}
+
+/* --- mutation ----------------------------------------------------------------------------- */
+
+static void mutate_create_sets_plan_and_is_idempotent(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set = load(payments_yaml, NULL);
+    json_t *review = variant(CREATE, NULL);
+    struct run r;
+    run_json(set, CG_REVIEW_MUTATE, NOW_PLAIN, review, &r);
+    assert_true(allowed(&r));
+    assert_string_equal(r.decision, "patched");
+    assert_string_equal(r.policy, "payments");
+    json_t *obj = patched(review, &r);
+    assert_non_null(obj);
+    json_t *rec = assert_payments_release(obj, 2, "[[1,1],[2,2],[2,2]]");
+    json_decref(rec);
+    /* Nothing else changed: the strategy type and the template are the same. */
+    const json_t *orig = json_object_get(json_object_get(review, "request"), "object");
+    assert_true(json_equal(json_object_get(json_object_get(obj, "spec"), "template"),
+                           json_object_get(json_object_get(orig, "spec"), "template")));
+    run_dispose(&r);
+
+    /* Reinvocation on the patched object: no op. */
+    json_t *again = with_object(review, obj);
+    run_json(set, CG_REVIEW_MUTATE, NOW_PLAIN, again, &r);
+    assert_untouched(&r);
+    assert_string_equal(r.decision, "allowed");
+    run_dispose(&r);
+    /* And the validating side admits the patched object. */
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, again, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    json_decref(again);
+    json_decref(obj);
+    json_decref(review);
+    cg_policy_set_unref(set);
+}
+
+static void mutate_release_update_and_scaling(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set = load(payments_yaml, NULL);
+    /* 11 replicas: zone-a gets 6, so the last group is 3+2. */
+    json_t *review = variant(RELEASE, "[{\"op\":\"replace\",\"path\":\"/request/object/spec/"
+                                      "replicas\",\"value\":11}]");
+    struct run r;
+    run_json(set, CG_REVIEW_MUTATE, NOW_PLAIN, review, &r);
+    assert_string_equal(r.decision, "patched");
+    json_t *obj = patched(review, &r);
+    json_t *rec = assert_payments_release(obj, 2, "[[1,1],[2,2],[3,2]]");
+    /* The revision names the new template, not the old one. */
+    char want[17];
+    const json_t *tmpl = json_object_get(
+        json_object_get(json_object_get(json_object_get(review, "request"), "object"), "spec"),
+        "template");
+    char *t = json_dumps(tmpl, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    snprintf(want, sizeof(want), "%016llx",
+             (unsigned long long)cg_admission_digest_json(t, strlen(t)));
+    jfree(t);
+    assert_string_equal(json_string_value(json_object_get(rec, "revision")), want);
+    json_decref(rec);
+    run_dispose(&r);
+    /* The existing annotations (deployment.kubernetes.io/revision) survive. */
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(obj, "metadata"), "annotations"),
+                            "deployment.kubernetes.io/revision")),
+                        "1");
+    json_t *again = with_object(review, obj);
+    run_json(set, CG_REVIEW_MUTATE, NOW_PLAIN, again, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    json_decref(again);
+    json_decref(obj);
+    json_decref(review);
+
+    /* Scaling alone is not a release: no patch, even though maxSurge is 25%. */
+    review = variant(SCALE, NULL);
+    run_json(set, CG_REVIEW_MUTATE, NOW_PLAIN, review, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    json_decref(review);
+    cg_policy_set_unref(set);
+}
+
+static void mutate_creates_missing_parents(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set = load(payments_yaml, NULL);
+    /* No strategy at all, no annotations. */
+    json_t *review = variant(CREATE, "[{\"op\":\"remove\",\"path\":\"/request/object/spec/"
+                                     "strategy\"}]");
+    struct run r;
+    run_json(set, CG_REVIEW_MUTATE, NOW_PLAIN, review, &r);
+    json_t *obj = patched(review, &r);
+    json_decref(assert_payments_release(obj, 2, "[[1,1],[2,2],[2,2]]"));
+    run_dispose(&r);
+    json_decref(obj);
+    json_decref(review);
+
+    /* A strategy with a type but no rollingUpdate. */
+    review = variant(CREATE, "[{\"op\":\"remove\",\"path\":\"/request/object/spec/strategy/"
+                             "rollingUpdate\"}]");
+    run_json(set, CG_REVIEW_MUTATE, NOW_PLAIN, review, &r);
+    obj = patched(review, &r);
+    json_decref(assert_payments_release(obj, 2, "[[1,1],[2,2],[2,2]]"));
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(obj, "spec"), "strategy"), "type")),
+                        "RollingUpdate");
+    run_dispose(&r);
+    json_decref(obj);
+    json_decref(review);
+
+    /* Already right but the annotation: only the annotation is added. */
+    review = variant(CREATE, "[{\"op\":\"replace\",\"path\":\"/request/object/spec/strategy/"
+                             "rollingUpdate\",\"value\":{\"maxUnavailable\":0,\"maxSurge\":2}}]");
+    run_json(set, CG_REVIEW_MUTATE, NOW_PLAIN, review, &r);
+    const char *b64 = json_string_value(json_object_get(r.r, "patch"));
+    struct cg_buf raw;
+    cg_buf_init(&raw, 0);
+    assert_int_equal(cg_base64_decode(b64, strlen(b64), &raw), CG_OK);
+    json_t *ops = json_loadb(raw.data, raw.len, 0, NULL);
+    /* annotations is absent on this CREATE: add {} then the key. */
+    assert_int_equal(json_array_size(ops), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ops, 0), "path")),
+                        "/metadata/annotations");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ops, 1), "path")),
+                        "/metadata/annotations/cellgate.io~1release");
+    json_decref(ops);
+    cg_buf_dispose(&raw);
+    run_dispose(&r);
+    json_decref(review);
+    cg_policy_set_unref(set);
+}
+
+static void mutate_skips_what_validation_denies(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set = load(payments_yaml, NULL);
+    static const char *const variants[] = {
+        /* Recreate: rollingUpdate next to it would be invalid. */
+        "[{\"op\":\"replace\",\"path\":\"/request/object/spec/strategy\",\"value\":{\"type\":"
+        "\"Recreate\"}}]",
+        /* fewer replicas than cells, an impossible plan, zero replicas */
+        "[{\"op\":\"replace\",\"path\":\"/request/object/spec/replicas\",\"value\":1}]",
+        "[{\"op\":\"replace\",\"path\":\"/request/object/spec/replicas\",\"value\":2}]",
+        "[{\"op\":\"replace\",\"path\":\"/request/object/spec/replicas\",\"value\":0}]",
+    };
+    for (size_t i = 0; i < 4; i++) {
+        json_t *review = variant(CREATE, variants[i]);
+        struct run r;
+        run_json(set, CG_REVIEW_MUTATE, NOW_PLAIN, review, &r);
+        assert_untouched(&r);
+        run_dispose(&r);
+        json_decref(review);
+    }
+    cg_policy_set_unref(set);
+}
+
+/* --- gray --------------------------------------------------------------------------------- */
+
+static void gray_rules(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set = load(payments_yaml, NULL);
+    struct run r;
+    json_t *review = variant(CREATE, "[{\"op\":\"replace\",\"path\":\"/request/object/spec/"
+                                     "strategy\",\"value\":{\"type\":\"Recreate\"}}]");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_denied(&r, "policy payments rule gray.strategy: strategy type is Recreate");
+    assert_non_null(strstr(message(&r), "set spec.strategy.type to RollingUpdate"));
+    assert_string_equal(r.policy, "payments");
+    run_dispose(&r);
+    json_decref(review);
+
+    review = variant(CREATE, "[{\"op\":\"replace\",\"path\":\"/request/object/spec/replicas\","
+                             "\"value\":1}]");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_denied(&r, "rule gray.replicas: replicas 1 is fewer than the 2 cells");
+    assert_non_null(strstr(message(&r), "set spec.replicas to at least 2"));
+    run_dispose(&r);
+    json_decref(review);
+
+    /* 2 replicas: group 0 takes both, group 1 would add nothing. */
+    review = variant(CREATE, "[{\"op\":\"replace\",\"path\":\"/request/object/spec/replicas\","
+                             "\"value\":2}]");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_denied(&r, "rule gray.plan: no group plan for 2 replicas: group 1 (perCell: 2) would "
+                      "add no pod");
+    run_dispose(&r);
+    json_decref(review);
+
+    /* Scaled to zero: nothing to spread, allowed. */
+    review = variant(CREATE, "[{\"op\":\"replace\",\"path\":\"/request/object/spec/replicas\","
+                             "\"value\":0}]");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    json_decref(review);
+
+    /* An UPDATE that only scales an object admitted as Recreate is not held... */
+    review = variant(SCALE, "[{\"op\":\"replace\",\"path\":\"/request/object/spec/strategy\","
+                            "\"value\":{\"type\":\"Recreate\"}},{\"op\":\"replace\",\"path\":"
+                            "\"/request/oldObject/spec/strategy\",\"value\":{\"type\":"
+                            "\"Recreate\"}}]");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    json_decref(review);
+    /* ...but an UPDATE that switches to Recreate is, release or not. */
+    review = variant(SCALE, "[{\"op\":\"replace\",\"path\":\"/request/object/spec/strategy\","
+                            "\"value\":{\"type\":\"Recreate\"}}]");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_denied(&r, "rule gray.strategy");
+    run_dispose(&r);
+    json_decref(review);
+    /* Scaling down below the cells is denied too. */
+    review = variant(SCALE, "[{\"op\":\"replace\",\"path\":\"/request/object/spec/replicas\","
+                            "\"value\":1}]");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_denied(&r, "rule gray.replicas");
+    run_dispose(&r);
+    json_decref(review);
+    cg_policy_set_unref(set);
+}
+
+/* --- monitor ------------------------------------------------------------------------------ */
+
+static void readiness_probe_rule(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set = load(payments_yaml, NULL);
+    struct run r;
+    json_t *review = variant(CREATE, "[{\"op\":\"remove\",\"path\":\"/request/object/spec/"
+                                     "template/spec/containers/0/readinessProbe\"}]");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_denied(&r, "policy payments rule monitor.readinessProbe: container pause has no "
+                      "readinessProbe");
+    run_dispose(&r);
+    json_decref(review);
+
+    /* A release that drops the probe is denied... */
+    review = variant(RELEASE, "[{\"op\":\"remove\",\"path\":\"/request/object/spec/template/"
+                              "spec/containers/0/readinessProbe\"}]");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_denied(&r, "monitor.readinessProbe");
+    run_dispose(&r);
+    json_decref(review);
+    /* ...and a release of an object that never had one as well (a release is judged whole). */
+    review = variant(RELEASE, "[{\"op\":\"remove\",\"path\":\"/request/object/spec/template/"
+                              "spec/containers/0/readinessProbe\"},{\"op\":\"remove\",\"path\":"
+                              "\"/request/oldObject/spec/template/spec/containers/0/"
+                              "readinessProbe\"}]");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_denied(&r, "monitor.readinessProbe");
+    run_dispose(&r);
+    json_decref(review);
+    /* Scaling such an object is not a release: allowed. */
+    review = variant(SCALE, "[{\"op\":\"remove\",\"path\":\"/request/object/spec/template/spec/"
+                            "containers/0/readinessProbe\"},{\"op\":\"remove\",\"path\":"
+                            "\"/request/oldObject/spec/template/spec/containers/0/"
+                            "readinessProbe\"}]");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    json_decref(review);
+    /* Init containers need none. */
+    review = variant(CREATE, "[{\"op\":\"add\",\"path\":\"/request/object/spec/template/spec/"
+                             "initContainers\",\"value\":[{\"name\":\"migrate\",\"image\":"
+                             "\"registry.k8s.io/pause:3.9\"}]}]");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    json_decref(review);
+    cg_policy_set_unref(set);
+}
+
+static void monitor_rules_enforced(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set = load("monitor-enforce.yaml", NULL);
+    struct run r;
+    /* The create fixture lacks the team label and minReadySeconds. */
+    json_t *review = variant(CREATE, NULL);
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_denied(&r, "policy payments-monitor rule monitor.labels: pod template lacks label(s) "
+                      "team; add them under spec.template.metadata.labels");
+    assert_non_null(strstr(message(&r), "; policy payments-monitor rule monitor.minReadySeconds: "
+                                        "minReadySeconds is 0; set it to at least 10"));
+    run_dispose(&r);
+    json_decref(review);
+
+    /* Labels on the Deployment alone do not count: they are checked on the pod template. */
+    review = variant(CREATE, "[{\"op\":\"add\",\"path\":\"/request/object/metadata/labels/team\","
+                             "\"value\":\"pay\"},{\"op\":\"add\",\"path\":\"/request/object/spec/"
+                             "minReadySeconds\",\"value\":10}]");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_denied(&r, "lacks label(s) team");
+    run_dispose(&r);
+    json_decref(review);
+
+    const char *ok = "{\"op\":\"add\",\"path\":\"/request/object/spec/template/metadata/labels/"
+                     "team\",\"value\":\"pay\"},{\"op\":\"add\",\"path\":\"/request/object/spec/"
+                     "minReadySeconds\",\"value\":10}";
+    char patch[1024];
+    snprintf(patch, sizeof(patch), "[%s]", ok);
+    review = variant(CREATE, patch);
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    json_decref(review);
+
+    snprintf(patch, sizeof(patch),
+             "[%s,{\"op\":\"replace\",\"path\":\"/request/object/spec/revisionHistoryLimit\","
+             "\"value\":0}]",
+             ok);
+    review = variant(CREATE, patch);
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_denied(&r, "rule monitor.revisionHistoryLimit: revisionHistoryLimit is 0, which "
+                      "leaves nothing to roll back to");
+    run_dispose(&r);
+    json_decref(review);
+
+    snprintf(patch, sizeof(patch),
+             "[%s,{\"op\":\"remove\",\"path\":\"/request/object/spec/progressDeadlineSeconds\"}]",
+             ok);
+    review = variant(CREATE, patch);
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_denied(&r, "rule monitor.progressDeadline: progressDeadlineSeconds is not set");
+    run_dispose(&r);
+    json_decref(review);
+
+    /* Policies require a progress deadline unless they say otherwise (payments does not). */
+    struct cg_policy_set *pay = load(payments_yaml, NULL);
+    review = variant(CREATE, "[{\"op\":\"remove\",\"path\":\"/request/object/spec/"
+                             "progressDeadlineSeconds\"}]");
+    run_json(pay, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_denied(&r, "policy payments rule monitor.progressDeadline");
+    run_dispose(&r);
+    json_decref(review);
+    cg_policy_set_unref(pay);
+    cg_policy_set_unref(set);
+}
+
+/* --- enforcement modes -------------------------------------------------------------------- */
+
+static void warn_and_audit_modes(void **state)
+{
+    (void)state;
+    struct cg_policy_set *warn = load("monitor-warn.yaml", NULL);
+    struct cg_policy_set *audit = load("monitor-audit.yaml", NULL);
+    json_t *review = variant(CREATE, NULL);
+    struct run r;
+    run_json(warn, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_true(allowed(&r));
+    assert_string_equal(r.decision, "warned");
+    assert_string_equal(r.policy, "payments-labels-warn");
+    assert_null(json_object_get(r.r, "status"));
+    const json_t *w = json_object_get(r.r, "warnings");
+    assert_int_equal(json_array_size(w), 2);
+    assert_non_null(strstr(json_string_value(json_array_get(w, 0)),
+                           "policy payments-labels-warn rule monitor.labels"));
+    assert_non_null(strstr(json_string_value(json_array_get(w, 1)), "monitor.minReadySeconds"));
+    for (size_t i = 0; i < 2; i++)
+        assert_true(strlen(json_string_value(json_array_get(w, i))) <= 200);
+    run_dispose(&r);
+    /* Warn mode never mutates. */
+    run_json(warn, CG_REVIEW_MUTATE, NOW_PLAIN, review, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+
+    run_json(audit, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_true(allowed(&r));
+    assert_string_equal(r.decision, "audited");
+    assert_null(json_object_get(r.r, "warnings"));
+    const json_t *a = json_object_get(r.r, "auditAnnotations");
+    assert_int_equal(json_object_size(a), 2);
+    assert_non_null(strstr(json_string_value(json_object_get(a, "audit-monitor.labels")),
+                           "lacks label(s) team"));
+    assert_non_null(json_object_get(a, "audit-monitor.minReadySeconds"));
+    run_dispose(&r);
+    json_decref(review);
+    cg_policy_set_unref(warn);
+    cg_policy_set_unref(audit);
+}
+
+static void several_policies_strictest_wins(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set =
+        load(payments_yaml, "monitor-warn.yaml", "monitor-audit.yaml", NULL);
+    json_t *review = variant(CREATE, "[{\"op\":\"replace\",\"path\":\"/request/object/spec/"
+                                     "strategy\",\"value\":{\"type\":\"Recreate\"}}]");
+    struct run r;
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_denied(&r, "policy payments rule gray.strategy");
+    /* Only the enforcing policy's reason is in the message; the others still speak, each
+     * about everything it finds (Recreate included). */
+    assert_null(strstr(message(&r), "monitor.labels"));
+    const json_t *w = json_object_get(r.r, "warnings");
+    assert_int_equal(json_array_size(w), 3);
+    assert_non_null(strstr(json_string_value(json_array_get(w, 0)),
+                           "policy payments-labels-warn rule gray.strategy"));
+    const json_t *a = json_object_get(r.r, "auditAnnotations");
+    assert_int_equal(json_object_size(a), 3);
+    assert_non_null(strstr(json_string_value(json_object_get(a, "audit-gray.strategy")),
+                           "policy payments-labels-audit rule gray.strategy"));
+    run_dispose(&r);
+    json_decref(review);
+
+    /* Nothing enforced is broken: warned wins over audited. */
+    review = variant(CREATE, NULL);
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_true(allowed(&r));
+    assert_string_equal(r.decision, "warned");
+    run_dispose(&r);
+    /* The enforcing policy owns the plan. */
+    run_json(set, CG_REVIEW_MUTATE, NOW_PLAIN, review, &r);
+    assert_string_equal(r.decision, "patched");
+    assert_string_equal(r.policy, "payments");
+    run_dispose(&r);
+    json_decref(review);
+
+    /* Two enforcing policies: both reasons, joined. */
+    struct cg_policy_set *two = load(payments_yaml, "monitor-enforce.yaml", NULL);
+    review = variant(CREATE, "[{\"op\":\"remove\",\"path\":\"/request/object/spec/template/"
+                             "spec/containers/0/readinessProbe\"}]");
+    run_json(two, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_denied(&r, "policy payments rule monitor.readinessProbe");
+    assert_non_null(strstr(message(&r), "; policy payments-monitor rule monitor.labels"));
+    run_dispose(&r);
+    json_decref(review);
+    cg_policy_set_unref(two);
+    cg_policy_set_unref(set);
+}
+
+static void dry_run_same_decision(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set = load(payments_yaml, NULL);
+    static const char *const variants[] = {
+        NULL,
+        "[{\"op\":\"replace\",\"path\":\"/request/object/spec/strategy\",\"value\":{\"type\":"
+        "\"Recreate\"}}]",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        for (int path = CG_REVIEW_MUTATE; path <= CG_REVIEW_VALIDATE; path++) {
+            json_t *wet = variant(CREATE, variants[i]);
+            json_t *dry = json_deep_copy(wet);
+            json_object_set_new(json_object_get(dry, "request"), "dryRun", json_true());
+            struct run a, b;
+            run_json(set, (enum cg_review_path)path, NOW_PLAIN, wet, &a);
+            run_json(set, (enum cg_review_path)path, NOW_PLAIN, dry, &b);
+            assert_true(json_equal(a.response, b.response));
+            assert_string_equal(a.decision, b.decision);
+            run_dispose(&a);
+            run_dispose(&b);
+            json_decref(wet);
+            json_decref(dry);
+        }
+    }
+    cg_policy_set_unref(set);
+}
+
+/* --- emergency ---------------------------------------------------------------------------- */
+
+static json_t *as_user(json_t *review, const char *user, const char *group)
+{
+    json_object_set_new(
+        json_object_get(review, "request"), "userInfo",
+        json_pack("{s:s, s:[s, s]}", "username", user, "groups", group, "system:authenticated"));
+    return review;
+}
+
+static const char break_glass[] =
+    "[{\"op\":\"add\",\"path\":\"/request/object/metadata/annotations/cellgate.io~1break-glass\","
+    "\"value\":\"INC-4711: card payments fail\"}]";
+
+static void freeze_window(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set = load("freeze.yaml", NULL);
+    struct run r;
+    json_t *review = as_user(variant(RELEASE, NULL), "dev", "developers");
+
+    run_json(set, CG_REVIEW_VALIDATE, NOW_FROZEN, review, &r);
+    assert_denied(&r, "policy payments-freeze rule emergency.freeze: release during freeze window "
+                      "year-end; wait for it to end, or break glass: annotate "
+                      "cellgate.io/break-glass=<reason> as a member of sre-oncall");
+    run_dispose(&r);
+    /* The window is [start, end). */
+    run_json(set, CG_REVIEW_VALIDATE, FREEZE_START, review, &r);
+    assert_denied(&r, "emergency.freeze");
+    run_dispose(&r);
+    run_json(set, CG_REVIEW_VALIDATE, FREEZE_START - 1, review, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    run_json(set, CG_REVIEW_VALIDATE, FREEZE_END, review, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    /* The mutating side still sets the plan (the validating side decides). */
+    run_json(set, CG_REVIEW_MUTATE, NOW_FROZEN, review, &r);
+    assert_string_equal(r.decision, "patched");
+    run_dispose(&r);
+    json_decref(review);
+
+    /* A CREATE is a release too. */
+    review = variant(CREATE, NULL);
+    run_json(set, CG_REVIEW_VALIDATE, NOW_FROZEN, review, &r);
+    assert_denied(&r, "emergency.freeze");
+    run_dispose(&r);
+    json_decref(review);
+
+    /* Scaling is not a release: allowed in a freeze. */
+    review = variant(SCALE, NULL);
+    run_json(set, CG_REVIEW_VALIDATE, NOW_FROZEN, review, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    json_decref(review);
+
+    /* A rollback ordered through the emergency annotation is not held. */
+    review = as_user(variant(RELEASE, "[{\"op\":\"add\",\"path\":\"/request/object/metadata/"
+                                      "annotations/cellgate.io~1emergency\",\"value\":"
+                                      "\"rollback\"}]"),
+                     "rm", "release-managers");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_FROZEN, review, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    json_decref(review);
+    cg_policy_set_unref(set);
+}
+
+static void freeze_break_glass(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set = load("freeze.yaml", NULL);
+    struct run r;
+    json_t *review = as_user(variant(RELEASE, break_glass), "alice", "sre-oncall");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_FROZEN, review, &r);
+    assert_true(allowed(&r));
+    assert_null(json_object_get(r.r, "status"));
+    const json_t *a = json_object_get(r.r, "auditAnnotations");
+    assert_int_equal(json_object_size(a), 3);
+    assert_string_equal(json_string_value(json_object_get(a, "break-glass-user")), "alice");
+    assert_string_equal(json_string_value(json_object_get(a, "break-glass-reason")),
+                        "INC-4711: card payments fail");
+    assert_string_equal(json_string_value(json_object_get(a, "break-glass-window")),
+                        "payments-freeze/year-end");
+    run_dispose(&r);
+    /* dryRun: the same answer. */
+    json_t *dry = json_deep_copy(review);
+    json_object_set_new(json_object_get(dry, "request"), "dryRun", json_true());
+    struct run d;
+    run_json(set, CG_REVIEW_VALIDATE, NOW_FROZEN, review, &r);
+    run_json(set, CG_REVIEW_VALIDATE, NOW_FROZEN, dry, &d);
+    assert_true(json_equal(r.response, d.response));
+    run_dispose(&r);
+    run_dispose(&d);
+    json_decref(dry);
+    /* Outside the window the annotation is just an annotation. */
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    json_decref(review);
+
+    /* The reason without the group. */
+    review = as_user(variant(RELEASE, break_glass), "dev", "developers");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_FROZEN, review, &r);
+    assert_denied(&r, "release during freeze window year-end; user dev is not in a break-glass "
+                      "group (sre-oncall)");
+    run_dispose(&r);
+    json_decref(review);
+
+    /* The group without a reason (blank is no reason). */
+    review = as_user(variant(RELEASE, "[{\"op\":\"add\",\"path\":\"/request/object/metadata/"
+                                      "annotations/cellgate.io~1break-glass\",\"value\":\"  \"}]"),
+                     "alice", "sre-oncall");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_FROZEN, review, &r);
+    assert_denied(&r, "break glass: annotate cellgate.io/break-glass=<reason>");
+    run_dispose(&r);
+    json_decref(review);
+
+    /* A reason with a line break stays one line in the audit record. */
+    review = as_user(variant(RELEASE, "[{\"op\":\"add\",\"path\":\"/request/object/metadata/"
+                                      "annotations/cellgate.io~1break-glass\",\"value\":"
+                                      "\"INC-1\\nsecond line\"}]"),
+                     "alice", "sre-oncall");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_FROZEN, review, &r);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r.r, "auditAnnotations"),
+                                                          "break-glass-reason")),
+                        "INC-1 second line");
+    run_dispose(&r);
+    json_decref(review);
+    cg_policy_set_unref(set);
+}
+
+static void approve_and_emergency_annotations(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set = load(payments_yaml, NULL);
+    struct run r;
+    const char *approve = "[{\"op\":\"add\",\"path\":\"/request/object/metadata/annotations/"
+                          "cellgate.io~1approve\",\"value\":\"1\"}]";
+    /* The real fixture's user is admin in system:masters: not a release manager. */
+    json_t *review = variant(SCALE, approve);
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_denied(&r, "policy payments rule emergency.approve: user admin may not set "
+                      "cellgate.io/approve; ask a member of release-managers to approve the "
+                      "group");
+    run_dispose(&r);
+    as_user(review, "rm", "release-managers");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    json_decref(review);
+
+    /* Unchanged (set earlier by someone allowed): anyone may update the object. */
+    review = variant(SCALE, "[{\"op\":\"add\",\"path\":\"/request/object/metadata/annotations/"
+                            "cellgate.io~1approve\",\"value\":\"1\"},{\"op\":\"add\",\"path\":"
+                            "\"/request/oldObject/metadata/annotations/cellgate.io~1approve\","
+                            "\"value\":\"1\"}]");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    json_decref(review);
+    /* Changed: checked again, whatever the value. */
+    review = variant(SCALE, "[{\"op\":\"add\",\"path\":\"/request/object/metadata/annotations/"
+                            "cellgate.io~1approve\",\"value\":\"2\"},{\"op\":\"add\",\"path\":"
+                            "\"/request/oldObject/metadata/annotations/cellgate.io~1approve\","
+                            "\"value\":\"1\"}]");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_denied(&r, "emergency.approve");
+    run_dispose(&r);
+    json_decref(review);
+    /* On CREATE too. */
+    review = variant(CREATE, "[{\"op\":\"add\",\"path\":\"/request/object/metadata/annotations\","
+                             "\"value\":{\"cellgate.io/approve\":\"0\"}}]");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_denied(&r, "emergency.approve");
+    run_dispose(&r);
+    json_decref(review);
+
+    const char *pause = "[{\"op\":\"add\",\"path\":\"/request/object/metadata/annotations/"
+                        "cellgate.io~1emergency\",\"value\":\"pause\"}]";
+    review = variant(SCALE, pause);
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_denied(&r, "policy payments rule emergency.action: user admin may not set "
+                      "cellgate.io/emergency");
+    run_dispose(&r);
+    as_user(review, "rm", "release-managers");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    json_decref(review);
+
+    review = as_user(variant(SCALE, "[{\"op\":\"add\",\"path\":\"/request/object/metadata/"
+                                    "annotations/cellgate.io~1emergency\",\"value\":\"stop\"}]"),
+                     "rm", "release-managers");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_denied(&r, "rule emergency.value: cellgate.io/emergency is \"stop\"; use pause, "
+                      "resume or rollback");
+    run_dispose(&r);
+    json_decref(review);
+
+    /* Removing the annotation is not setting it. */
+    review = variant(SCALE, "[{\"op\":\"add\",\"path\":\"/request/oldObject/metadata/"
+                            "annotations/cellgate.io~1emergency\",\"value\":\"pause\"}]");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    json_decref(review);
+    cg_policy_set_unref(set);
+}
+
+/* --- engine limits ------------------------------------------------------------------------ */
+
+static void long_values_are_cut(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set = load(payments_yaml, NULL);
+    char name[300];
+    memset(name, 'c', 250);
+    name[250] = '\0';
+    char patch[600];
+    snprintf(patch, sizeof(patch),
+             "[{\"op\":\"replace\",\"path\":\"/request/object/spec/template/spec/containers/0\","
+             "\"value\":{\"name\":\"%s\",\"image\":\"x\"}}]",
+             name);
+    json_t *review = variant(CREATE, patch);
+    struct run r;
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    assert_denied(&r, "rule monitor.readinessProbe: container ccc");
+    assert_int_equal(strlen(message(&r)), 200);
+    assert_string_equal(message(&r) + 197, "...");
+    run_dispose(&r);
+    json_decref(review);
+    cg_policy_set_unref(set);
+}
+
+static void engine_buffer_cap(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set = load(payments_yaml, NULL);
+    json_t *review = variant(CREATE, "[{\"op\":\"replace\",\"path\":\"/request/object/spec/"
+                                     "strategy\",\"value\":{\"type\":\"Recreate\"}}]");
+    char *body = json_dumps(review, JSON_COMPACT);
+    struct cg_arena arena;
+    cg_arena_init(&arena, 4096);
+    struct cg_admission_request req;
+    struct cg_err err;
+    assert_int_equal(cg_admission_decode(body, strlen(body), &arena, &req, &err), CG_OK);
+    struct cg_patch patch;
+    struct cg_buf text;
+    cg_patch_init(&patch, 1 << 16);
+    cg_buf_init(&text, 16); /* too small for any message */
+    struct cg_engine_result res;
+    assert_int_equal(cg_engine_eval(set, CG_REVIEW_VALIDATE, NOW_PLAIN, &req, &patch, &text, &res),
+                     CG_ETOOBIG);
+    assert_false(res.allowed);
+    assert_int_equal(res.status_code, 500);
+    assert_string_equal(res.decision, "error");
+    /* The same request with room: a plain denial, and the engine reports what it saw. */
+    cg_buf_dispose(&text);
+    cg_buf_init(&text, 1 << 16);
+    assert_int_equal(cg_engine_eval(set, CG_REVIEW_VALIDATE, NOW_PLAIN, &req, &patch, &text, &res),
+                     CG_OK);
+    assert_false(res.allowed);
+    assert_int_equal(res.status_code, 403);
+    assert_true(res.release);
+    assert_int_equal(res.n_policies, 1);
+    /* And on /mutate a too small patch buffer is an error, not a silent half patch. */
+    cg_patch_dispose(&patch);
+    cg_patch_init(&patch, 32);
+    json_decref(review);
+    jfree(body);
+    review = variant(CREATE, NULL);
+    body = json_dumps(review, JSON_COMPACT);
+    cg_arena_reset(&arena);
+    assert_int_equal(cg_admission_decode(body, strlen(body), &arena, &req, &err), CG_OK);
+    assert_int_equal(cg_engine_eval(set, CG_REVIEW_MUTATE, NOW_PLAIN, &req, &patch, &text, &res),
+                     CG_ETOOBIG);
+    assert_false(res.allowed);
+    assert_int_equal(res.patch.n, 0);
+    cg_patch_dispose(&patch);
+    cg_buf_dispose(&text);
+    cg_arena_dispose(&arena);
+    json_decref(review);
+    jfree(body);
+    cg_policy_set_unref(set);
+}
+
+int main(void)
+{
+    cg_test_jansson_use_cmocka();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(uncovered_allowed_untouched),
+        cmocka_unit_test(pods_and_deletes_allowed),
+        cmocka_unit_test(mutate_create_sets_plan_and_is_idempotent),
+        cmocka_unit_test(mutate_release_update_and_scaling),
+        cmocka_unit_test(mutate_creates_missing_parents),
+        cmocka_unit_test(mutate_skips_what_validation_denies),
+        cmocka_unit_test(gray_rules),
+        cmocka_unit_test(readiness_probe_rule),
+        cmocka_unit_test(monitor_rules_enforced),
+        cmocka_unit_test(warn_and_audit_modes),
+        cmocka_unit_test(several_policies_strictest_wins),
+        cmocka_unit_test(dry_run_same_decision),
+        cmocka_unit_test(freeze_window),
+        cmocka_unit_test(freeze_break_glass),
+        cmocka_unit_test(approve_and_emergency_annotations),
+        cmocka_unit_test(long_values_are_cut),
+        cmocka_unit_test(engine_buffer_cap),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

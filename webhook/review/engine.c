@@ -1,0 +1,655 @@
+#include "review/engine.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "placement/plan.h"
+
+#define ANN_APPROVE "cellgate.io/approve"
+#define ANN_EMERGENCY "cellgate.io/emergency"
+#define ANN_RELEASE "cellgate.io/release"
+#define ANN_BREAK_GLASS_DEFAULT "cellgate.io/break-glass"
+
+/* Every rule with its auditAnnotation key (no '/': the apiserver adds "<webhook>/"). */
+#define CG__RULES(X)                                                                               \
+    X(GRAY_STRATEGY, "gray.strategy")                                                              \
+    X(GRAY_REPLICAS, "gray.replicas")                                                              \
+    X(GRAY_PLAN, "gray.plan")                                                                      \
+    X(MON_PROBE, "monitor.readinessProbe")                                                         \
+    X(MON_LABELS, "monitor.labels")                                                                \
+    X(MON_HISTORY, "monitor.revisionHistoryLimit")                                                 \
+    X(MON_DEADLINE, "monitor.progressDeadline")                                                    \
+    X(MON_MIN_READY, "monitor.minReadySeconds")                                                    \
+    X(EM_FREEZE, "emergency.freeze")                                                               \
+    X(EM_APPROVE, "emergency.approve")                                                             \
+    X(EM_ACTION, "emergency.action")                                                               \
+    X(EM_VALUE, "emergency.value")
+
+enum rule {
+#define CG__RULE_ENUM(name, id) RULE_##name,
+    CG__RULES(CG__RULE_ENUM)
+#undef CG__RULE_ENUM
+};
+
+static const char *const rule_id[] = {
+#define CG__RULE_ID(name, id) id,
+    CG__RULES(CG__RULE_ID)
+#undef CG__RULE_ID
+};
+
+static const char *const rule_audit_key[] = {
+#define CG__RULE_KEY(name, id) "audit-" id,
+    CG__RULES(CG__RULE_KEY)
+#undef CG__RULE_KEY
+};
+
+/* Text lives in a growable buffer, so it is referred to by offset until the end. */
+struct span {
+    size_t off, len;
+};
+
+struct violation {
+    const struct cg_policy *policy;
+    enum rule rule;
+    struct span msg;
+};
+
+struct audit_note {
+    const char *key;
+    struct span value;
+};
+
+struct ctx {
+    const struct cg_admission_request *req;
+    const struct cg_object *obj, *old; /* old is NULL unless an UPDATE carries it */
+    struct cg_buf *text;
+    struct cg_patch *patch;
+    enum cg_status st; /* first buffer failure; later appends are skipped */
+    bool release;
+    struct violation v[CG_ENGINE_MAX_VIOLATIONS];
+    size_t n_v, n_dropped;
+    struct audit_note notes[CG_ADMISSION_MAX_AUDIT];
+    size_t n_notes;
+};
+
+static struct cg_str kvs_get(const struct cg_kvs *kvs, const char *key, bool *found)
+{
+    for (size_t i = 0; i < kvs->n; i++) {
+        if (cg_str_eq_c(kvs->items[i].key, key)) {
+            if (found != NULL)
+                *found = true;
+            return kvs->items[i].value;
+        }
+    }
+    if (found != NULL)
+        *found = false;
+    return CG_STR_NULL;
+}
+
+static bool user_in(const struct cg_admission_request *req, const struct cg_strv *groups)
+{
+    for (size_t i = 0; i < req->groups.n; i++)
+        for (size_t j = 0; j < groups->n; j++)
+            if (cg_str_eq_c(req->groups.items[i], groups->items[j]))
+                return true;
+    return false;
+}
+
+static struct cg_str trim(struct cg_str s)
+{
+    while (s.n > 0 && (s.p[0] == ' ' || s.p[0] == '\t' || s.p[0] == '\n' || s.p[0] == '\r')) {
+        s.p++;
+        s.n--;
+    }
+    while (s.n > 0 && (s.p[s.n - 1] == ' ' || s.p[s.n - 1] == '\t' || s.p[s.n - 1] == '\n' ||
+                       s.p[s.n - 1] == '\r'))
+        s.n--;
+    return s;
+}
+
+/* Cuts a formatted line to CG_ENGINE_MESSAGE_MAX bytes on a UTF-8 boundary, ending in "...",
+ * and turns line breaks (from user-supplied values) into spaces: one line each. */
+static size_t fit_line(char *line, int n)
+{
+    size_t len = n < 0 ? 0 : (size_t)n;
+    if (len > CG_ENGINE_MESSAGE_MAX) {
+        len = CG_ENGINE_MESSAGE_MAX - 3;
+        while (len > 0 && ((unsigned char)line[len] & 0xC0) == 0x80)
+            len--;
+        memcpy(line + len, "...", 3);
+        len += 3;
+    }
+    for (size_t i = 0; i < len; i++)
+        if (line[i] == '\n' || line[i] == '\r')
+            line[i] = ' ';
+    return len;
+}
+
+static struct span text_vappend(struct ctx *c, const char *fmt, va_list ap)
+{
+    char line[CG_ENGINE_MESSAGE_MAX * 4];
+    struct span s = {c->text->len, 0};
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    if (n >= (int)sizeof(line))
+        n = (int)sizeof(line) - 1;
+    size_t len = fit_line(line, n);
+    if (c->st != CG_OK)
+        return s;
+    enum cg_status st = cg_buf_append(c->text, line, len);
+    if (st != CG_OK) {
+        c->st = st;
+        return s;
+    }
+    s.len = len;
+    return s;
+}
+
+static struct span text_appendf(struct ctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static struct span text_appendf(struct ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    struct span s = text_vappend(c, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+static struct cg_str span_str(const struct ctx *c, struct span s)
+{
+    if (s.len == 0 || c->text->data == NULL)
+        return CG_STR_NULL;
+    return (struct cg_str){c->text->data + s.off, s.len};
+}
+
+/* Records a violation: "policy P rule R: <what was found>; <how to comply>". */
+static void violate(struct ctx *c, const struct cg_policy *p, enum rule r, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void violate(struct ctx *c, const struct cg_policy *p, enum rule r, const char *fmt, ...)
+{
+    if (c->n_v == CG_ENGINE_MAX_VIOLATIONS) {
+        c->n_dropped++;
+        return;
+    }
+    char found[CG_ENGINE_MESSAGE_MAX * 2];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(found, sizeof(found), fmt, ap);
+    va_end(ap);
+    struct violation *v = &c->v[c->n_v++];
+    v->policy = p;
+    v->rule = r;
+    v->msg = text_appendf(c, "policy %s rule %s: %s", p->name, rule_id[r], found);
+}
+
+static void note(struct ctx *c, const char *key, struct span value)
+{
+    for (size_t i = 0; i < c->n_notes; i++)
+        if (strcmp(c->notes[i].key, key) == 0)
+            return; /* the first policy's note stands */
+    if (c->n_notes < CG_ADMISSION_MAX_AUDIT)
+        c->notes[c->n_notes++] = (struct audit_note){key, value};
+}
+
+static int64_t replicas_of(const struct cg_object *o)
+{
+    return o->replicas.present ? o->replicas.v : 1; /* the API's default */
+}
+
+static size_t weighted_cells(const struct cg_policy *p)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->cells.n; i++)
+        n += p->cells.items[i].weight > 0;
+    return n;
+}
+
+/* --- shape rules (gray, monitor) ---------------------------------------------------------- */
+
+static bool is_recreate(const struct cg_object *o)
+{
+    return cg_str_eq_c(o->strategy_type, "Recreate");
+}
+
+static bool too_few_replicas(const struct cg_policy *p, const struct cg_object *o)
+{
+    int64_t r = replicas_of(o);
+    return r > 0 && (uint64_t)r < weighted_cells(p);
+}
+
+static bool plan_fails(const struct cg_policy *p, const struct cg_object *o, struct cg_err *err)
+{
+    int64_t r = replicas_of(o);
+    if (r <= 0 || too_few_replicas(p, o))
+        return false; /* nothing to plan, or reported as gray.replicas */
+    struct cg_plan plan;
+    return cg_plan_compute(&p->cells, &p->gray, r, &plan, err) != CG_OK;
+}
+
+static const struct cg_container *first_without_probe(const struct cg_object *o)
+{
+    for (size_t i = 0; i < o->pod.containers.n; i++)
+        if (!o->pod.containers.items[i].has_readiness_probe)
+            return &o->pod.containers.items[i];
+    return NULL;
+}
+
+static size_t missing_labels(const struct cg_policy *p, const struct cg_object *o)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->monitor.required_labels.n; i++) {
+        bool found;
+        kvs_get(&o->template_labels, p->monitor.required_labels.items[i], &found);
+        n += !found;
+    }
+    return n;
+}
+
+static bool history_too_short(const struct cg_object *o)
+{
+    return o->revision_history_limit.present && o->revision_history_limit.v < 1;
+}
+
+static bool no_deadline(const struct cg_policy *p, const struct cg_object *o)
+{
+    return p->monitor.require_progress_deadline &&
+           (!o->progress_deadline_seconds.present || o->progress_deadline_seconds.v <= 0);
+}
+
+static int64_t min_ready_of(const struct cg_object *o)
+{
+    return o->min_ready_seconds.present ? o->min_ready_seconds.v : 0;
+}
+
+static bool min_ready_short(const struct cg_policy *p, const struct cg_object *o)
+{
+    return p->monitor.min_ready_seconds > 0 && min_ready_of(o) < p->monitor.min_ready_seconds;
+}
+
+/* A shape rule applies to a CREATE or a release always, to another UPDATE only when the
+ * old object complied (the update brings the violation in). */
+static bool shape_applies(const struct ctx *c, bool old_violates)
+{
+    return c->release || c->old == NULL || !old_violates;
+}
+
+static void check_gray(struct ctx *c, const struct cg_policy *p)
+{
+    const struct cg_object *o = c->obj, *old = c->old;
+    if (is_recreate(o) && shape_applies(c, old && is_recreate(old)))
+        violate(c, p, RULE_GRAY_STRATEGY,
+                "strategy type is Recreate, which replaces every pod at once; set "
+                "spec.strategy.type to RollingUpdate");
+    if (too_few_replicas(p, o) && shape_applies(c, old && too_few_replicas(p, old))) {
+        size_t n = weighted_cells(p);
+        violate(c, p, RULE_GRAY_REPLICAS,
+                "replicas %lld is fewer than the %zu cells, so a cell would run no pod; set "
+                "spec.replicas to at least %zu",
+                (long long)replicas_of(o), n, n);
+    }
+    struct cg_err err;
+    cg_err_clear(&err);
+    if (plan_fails(p, o, &err)) {
+        struct cg_err old_err;
+        if (shape_applies(c, old && plan_fails(p, old, &old_err)))
+            violate(c, p, RULE_GRAY_PLAN, "no group plan for %lld replicas: %s",
+                    (long long)replicas_of(o), err.msg);
+    }
+}
+
+static void check_monitor(struct ctx *c, const struct cg_policy *p)
+{
+    const struct cg_object *o = c->obj, *old = c->old;
+    const struct cg_container *k;
+    if (p->monitor.require_readiness_probe && (k = first_without_probe(o)) != NULL &&
+        shape_applies(c, old && first_without_probe(old) != NULL))
+        violate(c, p, RULE_MON_PROBE,
+                "container %.*s has no readinessProbe; add one so a group is checked before it "
+                "gets traffic",
+                (int)k->name.n, k->name.p);
+    if (missing_labels(p, o) > 0 && shape_applies(c, old && missing_labels(p, old) > 0)) {
+        char list[CG_ENGINE_MESSAGE_MAX];
+        size_t len = 0;
+        list[0] = '\0';
+        for (size_t i = 0; i < p->monitor.required_labels.n; i++) {
+            const char *key = p->monitor.required_labels.items[i];
+            bool found;
+            kvs_get(&o->template_labels, key, &found);
+            if (!found && len < sizeof(list)) {
+                int n = snprintf(list + len, sizeof(list) - len, "%s%s", len ? "," : "", key);
+                len += n < 0 ? 0 : (size_t)n;
+            }
+        }
+        violate(c, p, RULE_MON_LABELS,
+                "pod template lacks label(s) %s; add them under spec.template.metadata.labels",
+                list);
+    }
+    if (history_too_short(o) && shape_applies(c, old && history_too_short(old)))
+        violate(c, p, RULE_MON_HISTORY,
+                "revisionHistoryLimit is %lld, which leaves nothing to roll back to; set it to 1 "
+                "or more",
+                (long long)o->revision_history_limit.v);
+    if (no_deadline(p, o) && shape_applies(c, old && no_deadline(p, old)))
+        violate(c, p, RULE_MON_DEADLINE,
+                "progressDeadlineSeconds is not set; set spec.progressDeadlineSeconds so a stuck "
+                "release is reported");
+    if (min_ready_short(p, o) && shape_applies(c, old && min_ready_short(p, old)))
+        violate(c, p, RULE_MON_MIN_READY, "minReadySeconds is %lld; set it to at least %lld",
+                (long long)min_ready_of(o), (long long)p->monitor.min_ready_seconds);
+}
+
+/* --- emergency rules ---------------------------------------------------------------------- */
+
+static void append_groups(char *out, size_t n, const struct cg_strv *groups)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < groups->n && len < n; i++) {
+        int w = snprintf(out + len, n - len, "%s%s", i ? "," : "", groups->items[i]);
+        len += w < 0 ? 0 : (size_t)w;
+    }
+    if (groups->n == 0)
+        snprintf(out, n, "(none)");
+}
+
+static void check_freeze(struct ctx *c, const struct cg_policy *p, int64_t now)
+{
+    const struct cg_emergency *e = &p->emergency;
+    if (!c->release || e->n_freezes == 0)
+        return;
+    const struct cg_freeze_window *w = NULL;
+    for (size_t i = 0; i < e->n_freezes && w == NULL; i++)
+        if (cg_freeze_window_contains(&e->freezes[i], now))
+            w = &e->freezes[i];
+    if (w == NULL)
+        return;
+    /* A rollback ordered through the emergency annotation is what a freeze protects. */
+    if (cg_str_eq_c(kvs_get(&c->obj->annotations, ANN_EMERGENCY, NULL), "rollback"))
+        return;
+    const char *ann =
+        e->break_glass_annotation ? e->break_glass_annotation : ANN_BREAK_GLASS_DEFAULT;
+    struct cg_str reason = trim(kvs_get(&c->obj->annotations, ann, NULL));
+    bool member = user_in(c->req, &e->break_glass_groups);
+    char groups[96];
+    append_groups(groups, sizeof(groups), &e->break_glass_groups);
+    const struct cg_str user = c->req->username;
+    if (reason.n > 0 && member) {
+        note(c, "break-glass-user", text_appendf(c, "%.*s", (int)user.n, user.p));
+        note(c, "break-glass-reason", text_appendf(c, "%.*s", (int)reason.n, reason.p));
+        note(c, "break-glass-window", text_appendf(c, "%s/%s", p->name, w->name));
+        return;
+    }
+    if (reason.n == 0)
+        violate(c, p, RULE_EM_FREEZE,
+                "release during freeze window %s; wait for it to end, or break glass: annotate "
+                "%s=<reason> as a member of %s",
+                w->name, ann, groups);
+    else
+        violate(c, p, RULE_EM_FREEZE,
+                "release during freeze window %s; user %.*s is not in a break-glass group (%s)",
+                w->name, (int)user.n, user.p, groups);
+}
+
+/* Set (absent before, or a different value) by this request? Removal does not count. */
+static bool annotation_set(const struct ctx *c, const char *key, struct cg_str *value)
+{
+    bool now_found, was_found = false;
+    *value = kvs_get(&c->obj->annotations, key, &now_found);
+    if (!now_found)
+        return false;
+    struct cg_str before = CG_STR_NULL;
+    if (c->old != NULL)
+        before = kvs_get(&c->old->annotations, key, &was_found);
+    return !was_found || !cg_str_eq(before, *value);
+}
+
+static void check_annotations(struct ctx *c, const struct cg_policy *p)
+{
+    const struct cg_emergency *e = &p->emergency;
+    const struct cg_str user = c->req->username;
+    char groups[96];
+    struct cg_str v;
+    if (annotation_set(c, ANN_APPROVE, &v) && !user_in(c->req, &e->approver_groups)) {
+        append_groups(groups, sizeof(groups), &e->approver_groups);
+        violate(c, p, RULE_EM_APPROVE,
+                "user %.*s may not set %s; ask a member of %s to approve the group", (int)user.n,
+                user.p, ANN_APPROVE, groups);
+    }
+    if (annotation_set(c, ANN_EMERGENCY, &v)) {
+        if (!cg_str_eq_c(v, "pause") && !cg_str_eq_c(v, "resume") && !cg_str_eq_c(v, "rollback"))
+            violate(c, p, RULE_EM_VALUE, "%s is \"%.*s\"; use pause, resume or rollback",
+                    ANN_EMERGENCY, (int)(v.n > 40 ? 40 : v.n), v.p);
+        if (!user_in(c->req, &e->emergency_groups)) {
+            append_groups(groups, sizeof(groups), &e->emergency_groups);
+            violate(c, p, RULE_EM_ACTION,
+                    "user %.*s may not set %s; ask a member of %s to pause, resume or roll back",
+                    (int)user.n, user.p, ANN_EMERGENCY, groups);
+        }
+    }
+}
+
+/* --- mutation ----------------------------------------------------------------------------- */
+
+static bool intstr_is(const struct cg_intstr *v, int64_t want)
+{
+    return v->present && !v->is_string && v->i == want;
+}
+
+static enum cg_status mutate(struct ctx *c, const struct cg_policy *p, bool *changed)
+{
+    const struct cg_object *o = c->obj;
+    *changed = false;
+    if (is_recreate(o))
+        return CG_OK; /* rollingUpdate is invalid next to Recreate; validation denies it */
+    struct cg_plan plan;
+    if (replicas_of(o) <= 0 || cg_plan_compute(&p->cells, &p->gray, replicas_of(o), &plan, NULL))
+        return CG_OK; /* nothing to plan, or impossible: validation says why */
+    enum cg_status st = CG_OK;
+    size_t before = c->patch->n_ops;
+
+    static const struct cg_str ru[] = {CG_STR_LIT("spec"), CG_STR_LIT("strategy"),
+                                       CG_STR_LIT("rollingUpdate"), CG_STR_LIT("maxUnavailable")};
+    struct cg_str surge[4] = {ru[0], ru[1], ru[2], CG_STR_LIT("maxSurge")};
+    size_t have = !o->has_spec ? 0 : !o->has_strategy ? 1 : !o->has_rolling_update ? 2 : 3;
+    if (!intstr_is(&o->max_unavailable, 0)) {
+        st = cg_patch_add(c->patch, ru, 4, have, CG_STR_LIT("0"));
+        if (st)
+            return st;
+        have = 3;
+    }
+    if (!intstr_is(&o->max_surge, plan.group_total[0])) {
+        char num[24];
+        int n = snprintf(num, sizeof(num), "%" PRIu32, plan.group_total[0]);
+        st = cg_patch_add(c->patch, surge, 4, have, (struct cg_str){num, (size_t)n});
+        if (st)
+            return st;
+    }
+
+    /* The release record: revision, cells, pods per group and cell, where it stands. */
+    size_t start = c->text->len;
+    st =
+        cg_buf_appendf(c->text, "{\"revision\":\"%016" PRIx64 "\",\"cells\":[", o->template_digest);
+    for (size_t i = 0; st == CG_OK && i < p->cells.n; i++) {
+        if (i)
+            st = cg_buf_append_char(c->text, ',');
+        if (st == CG_OK)
+            st = cg_buf_append_json_string(c->text, p->cells.items[i].name,
+                                           strlen(p->cells.items[i].name));
+    }
+    if (st == CG_OK)
+        st = cg_buf_append_str(c->text, "],\"groups\":[");
+    for (size_t g = 0; st == CG_OK && g < plan.n_groups; g++) {
+        st = cg_buf_append_str(c->text, g ? ",[" : "[");
+        for (size_t k = 0; st == CG_OK && k < plan.n_cells; k++)
+            st = cg_buf_appendf(c->text, k ? ",%" PRIu32 : "%" PRIu32, plan.pods[g][k]);
+        if (st == CG_OK)
+            st = cg_buf_append_char(c->text, ']');
+    }
+    if (st == CG_OK)
+        st = cg_buf_append_str(c->text, "],\"group\":0,\"state\":\"progressing\"}");
+    if (st)
+        return st;
+    struct cg_str record = {c->text->data + start, c->text->len - start};
+    if (!cg_str_eq(kvs_get(&o->annotations, ANN_RELEASE, NULL), record)) {
+        const struct cg_str segs[] = {CG_STR_LIT("metadata"), CG_STR_LIT("annotations"),
+                                      CG_STR_LIT(ANN_RELEASE)};
+        size_t have_meta = !o->has_metadata ? 0 : !o->annotations.present ? 1 : 2;
+        st = cg_patch_add_string(c->patch, segs, 3, have_meta, record);
+        if (st)
+            return st;
+    }
+    *changed = c->patch->n_ops > before;
+    return CG_OK;
+}
+
+/* --- the decision ------------------------------------------------------------------------- */
+
+static bool is_deployment(const struct cg_admission_request *req)
+{
+    return cg_str_eq_c(req->kind.kind, "Deployment") && cg_str_eq_c(req->kind.group, "apps");
+}
+
+static void finish(struct ctx *c, struct cg_engine_result *out, const struct cg_policy *mutator)
+{
+    size_t n_deny = 0, n_warn = 0, n_audit = 0;
+    const struct cg_policy *denier = NULL, *warner = NULL, *auditor = NULL;
+    struct span deny = {c->text->len, 0};
+    for (size_t i = 0; i < c->n_v; i++) {
+        const struct violation *v = &c->v[i];
+        switch (v->policy->enforcement) {
+        case CG_ENFORCE_ENFORCE:
+            if (denier == NULL)
+                denier = v->policy;
+            n_deny++;
+            break;
+        case CG_ENFORCE_WARN:
+            if (warner == NULL)
+                warner = v->policy;
+            n_warn++;
+            break;
+        default:
+            if (auditor == NULL)
+                auditor = v->policy;
+            n_audit++;
+            note(c, rule_audit_key[v->rule], v->msg);
+            break;
+        }
+    }
+    /* The denial message: the violations' lines joined, in the order found. Built after
+     * all other text, so it is one contiguous span. */
+    for (size_t i = 0; i < c->n_v && c->st == CG_OK; i++) {
+        const struct violation *v = &c->v[i];
+        if (v->policy->enforcement != CG_ENFORCE_ENFORCE)
+            continue;
+        /* Reserve first: the copy's source lives in the same buffer. */
+        c->st = cg_buf_reserve(c->text, v->msg.len + 2);
+        if (c->st != CG_OK)
+            break;
+        struct cg_str m = span_str(c, v->msg);
+        if (deny.len > 0)
+            c->st = cg_buf_append_str(c->text, "; ");
+        if (c->st == CG_OK)
+            c->st = cg_buf_append(c->text, m.p, m.n);
+        deny.len = c->text->len - deny.off;
+    }
+    if (n_deny > 0 && c->n_dropped > 0 && c->st == CG_OK) {
+        c->st = cg_buf_appendf(c->text, " (and %zu more)", c->n_dropped);
+        deny.len = c->text->len - deny.off;
+    }
+    if (c->st != CG_OK)
+        return;
+
+    for (size_t i = 0; i < c->n_v; i++)
+        if (c->v[i].policy->enforcement == CG_ENFORCE_WARN &&
+            out->n_warnings < CG_ADMISSION_MAX_WARNINGS)
+            out->warnings[out->n_warnings++] = span_str(c, c->v[i].msg);
+    for (size_t i = 0; i < c->n_notes; i++)
+        out->audit[out->n_audit++] =
+            (struct cg_kv){cg_str_from(c->notes[i].key), span_str(c, c->notes[i].value)};
+
+    if (n_deny > 0) {
+        out->allowed = false;
+        out->status_code = 403;
+        out->message = span_str(c, deny);
+        out->decision = "denied";
+        out->policy = denier->name;
+        return;
+    }
+    out->allowed = true;
+    out->patch = cg_patch_text(c->patch);
+    if (n_warn > 0) {
+        out->decision = "warned";
+        out->policy = warner->name;
+    } else if (n_audit > 0) {
+        out->decision = "audited";
+        out->policy = auditor->name;
+    } else if (out->patch.n > 0) {
+        out->decision = "patched";
+        out->policy = mutator->name;
+    }
+}
+
+enum cg_status cg_engine_eval(const struct cg_policy_set *set, enum cg_review_path path,
+                              int64_t now, const struct cg_admission_request *req,
+                              struct cg_patch *patch, struct cg_buf *text,
+                              struct cg_engine_result *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->allowed = true;
+    out->decision = "allowed";
+    cg_patch_reset(patch);
+    cg_buf_reset(text);
+
+    if (set == NULL || !is_deployment(req) || req->sub_resource.n > 0 ||
+        (req->operation != CG_OP_CREATE && req->operation != CG_OP_UPDATE) || !req->object.present)
+        return CG_OK;
+
+    const struct cg_policy *matched[CG_ENGINE_MAX_POLICIES];
+    size_t n = cg_policy_set_match(set, CG_KIND_DEPLOYMENT, req->namespace_, &req->object.labels,
+                                   matched, CG_ENGINE_MAX_POLICIES);
+    if (n > CG_ENGINE_MAX_POLICIES)
+        n = CG_ENGINE_MAX_POLICIES;
+    out->n_policies = n;
+    if (n == 0)
+        return CG_OK;
+    out->policy = matched[0]->name;
+
+    struct ctx c;
+    memset(&c, 0, sizeof(c));
+    c.req = req;
+    c.obj = &req->object;
+    c.old = req->operation == CG_OP_UPDATE && req->old_object.present ? &req->old_object : NULL;
+    c.text = text;
+    c.patch = patch;
+    c.release = c.old == NULL || c.old->template_digest != c.obj->template_digest;
+    out->release = c.release;
+
+    const struct cg_policy *mutator = NULL;
+    for (size_t i = 0; i < n && c.st == CG_OK; i++) {
+        const struct cg_policy *p = matched[i];
+        if (path == CG_REVIEW_VALIDATE) {
+            check_gray(&c, p);
+            check_monitor(&c, p);
+            check_freeze(&c, p, now);
+            check_annotations(&c, p);
+        } else if (mutator == NULL && c.release && p->enforcement == CG_ENFORCE_ENFORCE) {
+            bool changed = false;
+            c.st = mutate(&c, p, &changed);
+            mutator = p; /* the first enforcing policy owns the plan, even when it is met */
+        }
+    }
+    if (c.st == CG_OK)
+        finish(&c, out, mutator);
+    if (c.st != CG_OK) {
+        memset(out, 0, sizeof(*out));
+        out->allowed = false;
+        out->status_code = 500;
+        out->message = CG_STR_LIT("cellgate: the review does not fit the response limits");
+        out->decision = "error";
+        cg_patch_reset(patch);
+        return c.st;
+    }
+    return CG_OK;
+}

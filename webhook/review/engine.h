@@ -1,0 +1,90 @@
+/* The rules: a decoded review and the matching policies in, a decision out. Pure: no
+ * sockets, no clock (the time is a parameter), no allocation beyond the caller's patch and
+ * text buffers, no jansson.
+ *
+ * What it decides (Deployment CREATE and UPDATE; every other kind and DELETE is allowed
+ * untouched, and so is an object no policy covers):
+ *
+ * A release is a CREATE, or an UPDATE whose pod template digest differs from oldObject's;
+ * scaling or editing annotations is not a release.
+ *
+ * /validate, per matching policy (rule ids in brackets):
+ *   gray      [gray.strategy] strategy Recreate; [gray.replicas] fewer replicas than cells
+ *             (0 replicas is allowed: a scaled-down workload has nothing to spread);
+ *             [gray.plan] any other impossible plan.
+ *   monitor   [monitor.readinessProbe] a container (not init) without readinessProbe, when
+ *             the policy requires it; [monitor.labels] a required label missing from the
+ *             pod template's labels (spec.template.metadata.labels: they reach the pods the
+ *             checks and dashboards select); [monitor.revisionHistoryLimit] < 1;
+ *             [monitor.progressDeadline] progressDeadlineSeconds absent or 0, when required;
+ *             [monitor.minReadySeconds] below the policy's minimum.
+ *   The gray and monitor rules judge the object's shape. On CREATE and on a release they
+ *   always apply; on any other UPDATE only when the update introduces the violation (the
+ *   old object complied), so an emergency scale or an annotation never fails on an object
+ *   admitted under an older policy.
+ *   emergency [emergency.freeze] a release inside a freeze window, unless the break-glass
+ *             annotation carries a non-empty reason and the user is in a break-glass group
+ *             (then admitted with auditAnnotations break-glass-user/-reason/-window); a
+ *             rollback ordered with cellgate.io/emergency=rollback is not held by a freeze;
+ *             [emergency.approve] setting or changing cellgate.io/approve outside the
+ *             approver groups; [emergency.action] setting or changing cellgate.io/emergency
+ *             outside the emergency groups; [emergency.value] an emergency value other than
+ *             pause, resume or rollback. Removing either annotation is not checked.
+ *
+ * /mutate: for a release of a covered RollingUpdate Deployment whose plan is possible, the
+ * first matching policy in enforce mode sets spec.strategy.rollingUpdate.maxUnavailable 0,
+ * maxSurge = group 0's size, and the annotation cellgate.io/release (compact JSON: revision,
+ * cells, groups, group, state). Only ops that change something are emitted, so running it
+ * again on its own output yields no patch. Policies in warn or audit mode never mutate.
+ *
+ * Enforcement of a violation: enforce denies (403, one message per violation joined by
+ * "; "), warn adds a warning, audit adds an auditAnnotation audit-<rule> (the apiserver
+ * prefixes every key with the webhook's name, so keys carry no '/'). All matching policies
+ * are evaluated; a denial wins over warnings, warnings over audits. dryRun changes nothing. */
+#ifndef CG_REVIEW_ENGINE_H
+#define CG_REVIEW_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "admission/admission.h"
+#include "base/buf.h"
+#include "jsonpatch/jsonpatch.h"
+#include "policy/policy.h"
+#include "review/review.h"
+
+/* Policies considered per review; more matching policies than this are ignored. */
+#define CG_ENGINE_MAX_POLICIES 16
+/* Violations kept per review; past this they are counted, not described. */
+#define CG_ENGINE_MAX_VIOLATIONS 32
+/* A message is one line of at most this many bytes (longer values are cut with "..."). */
+#define CG_ENGINE_MESSAGE_MAX 200
+
+/* The decision. Strings point into the text buffer, the patch buffer, the request or the
+ * policy set, and stay valid until those change. */
+struct cg_engine_result {
+    bool allowed;
+    int status_code;       /* 403 on denial, 500 when the engine failed; else 0 */
+    struct cg_str message; /* denial reasons joined by "; " */
+    struct cg_str warnings[CG_ADMISSION_MAX_WARNINGS];
+    size_t n_warnings;
+    struct cg_kv audit[CG_ADMISSION_MAX_AUDIT];
+    size_t n_audit;
+    struct cg_str patch;  /* JSONPatch text, empty when nothing changes */
+    const char *decision; /* "allowed" "patched" "denied" "warned" "audited" */
+    const char *policy;   /* the deciding policy (first denying, warning, auditing,
+                             or mutating one), or NULL */
+    bool release;         /* the request is a release of a covered Deployment */
+    size_t n_policies;    /* matching policies */
+};
+
+/* Evaluates req against set (NULL: nothing is covered) on path at unix time now. Resets
+ * and fills patch and text (their caps bound the work), then fills *out. Returns CG_OK,
+ * or CG_ETOOBIG when a buffer cap is reached (out then says allowed=false, 500). */
+enum cg_status cg_engine_eval(const struct cg_policy_set *set, enum cg_review_path path,
+                              int64_t now, const struct cg_admission_request *req,
+                              struct cg_patch *patch, struct cg_buf *text,
+                              struct cg_engine_result *out);
+
+#endif
