@@ -175,6 +175,17 @@ bool cg_label_selector_eval(const struct cg_label_selector *sel, const struct cg
     return true;
 }
 
+size_t cg__policy_index_candidates(const struct cg_policy_set *set, unsigned kind_bit,
+                                   struct cg_str namespace_)
+{
+    const struct cg_policy_index *idx = set->index;
+    size_t n = 0;
+    for (size_t i = lower_bound(idx, namespace_, kind_bit);
+         i < idx->n_exact && key_cmp(&idx->exact[i], namespace_, kind_bit) == 0; i++)
+        n++;
+    return n + idx->n_general;
+}
+
 size_t cg_policy_set_match(const struct cg_policy_set *set, unsigned kind_bit,
                            struct cg_str namespace_, const struct cg_kvs *labels,
                            const struct cg_policy **out, size_t max)

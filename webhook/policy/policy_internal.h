@@ -29,5 +29,9 @@ bool cg__dns1123_label(const char *s);
 /* The match index over set->items (match.c). */
 struct cg_policy_index *cg__policy_index_create(const struct cg_policy *items, size_t n);
 void cg__policy_index_destroy(struct cg_policy_index *idx);
+/* How many policies a match for (kind, namespace) examines: exact hits plus the glob/any
+ * list. Lets tests check that the lookup does not scan the set. */
+size_t cg__policy_index_candidates(const struct cg_policy_set *set, unsigned kind_bit,
+                                   struct cg_str namespace_);
 
 #endif
