@@ -634,12 +634,22 @@ bool cg_cli_case_run(const char *case_dir, FILE *report)
         tc.dir[--n] = '\0';
     const char *slash = strrchr(tc.dir, '/');
     tc.name = slash ? slash + 1 : tc.dir;
-    tc.report = report;
+    /* Details (diffs, loader errors) go below the verdict line. */
+    char *details = NULL;
+    size_t details_len = 0;
+    tc.report = open_memstream(&details, &details_len);
+    if (tc.report == NULL)
+        tc.report = report;
     run_case(&tc);
+    if (tc.report != report)
+        fclose(tc.report);
     if (tc.failed)
         fprintf(report, "FAIL %s: %s\n", tc.name, tc.first);
     else
         fprintf(report, "PASS %s\n", tc.name);
+    if (details != NULL)
+        fwrite(details, 1, details_len, report);
+    free(details);
     json_decref(tc.spec);
     return !tc.failed;
 }
