@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "policy/policy.h"
 #include "policy/policy_internal.h"
@@ -177,6 +178,39 @@ static void test_payments_exactly(void **state)
     assert_int_equal(p->traffic.controller_clears.n, 1);
     assert_string_equal(p->traffic.controller_clears.items[0], "service");
     cg_policy_set_unref(set);
+}
+
+/* Editors find the schema through each example's first line; the schema is valid JSON and
+ * knows the same top-level spec keys as the loader. */
+static void test_schema_and_modelines(void **state)
+{
+    (void)state;
+    static const char *const examples[] = {"payments.yaml", "freeze-calendar.yaml",
+                                           "warn-new-rule.yaml"};
+    for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++) {
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/policies/examples/%s", CG_SOURCE_DIR, examples[i]);
+        char *text = cg_test_read_file(path, NULL);
+        const char *modeline =
+            "# yaml-language-server: $schema=../schema/release-policy.schema.json\n";
+        if (strncmp(text, modeline, strlen(modeline)) != 0)
+            fail_msg("%s does not start with the schema modeline", path);
+        free(text);
+    }
+    json_error_t jerr;
+    json_t *schema =
+        json_load_file(CG_SOURCE_DIR "/policies/schema/release-policy.schema.json", 0, &jerr);
+    if (schema == NULL)
+        fail_msg("schema: %d:%d: %s", jerr.line, jerr.column, jerr.text);
+    json_t *spec = json_object_get(json_object_get(schema, "properties"), "spec");
+    json_t *props = json_object_get(spec, "properties");
+    static const char *const keys[] = {"match",   "enforcement", "cells",  "gray",
+                                       "monitor", "emergency",   "traffic"};
+    assert_int_equal(json_object_size(props), 7);
+    for (size_t i = 0; i < 7; i++)
+        assert_non_null(json_object_get(props, keys[i]));
+    assert_true(json_is_false(json_object_get(spec, "additionalProperties")));
+    json_decref(schema);
 }
 
 /* ---- error fixtures: tests/fixtures/policy/errors/<case>/expected.txt ---- */
@@ -681,6 +715,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shipped_policies_load),
         cmocka_unit_test(test_payments_exactly),
+        cmocka_unit_test(test_schema_and_modelines),
         cmocka_unit_test(test_error_fixtures),
         cmocka_unit_test(test_all_fields),
         cmocka_unit_test(test_defaults),
