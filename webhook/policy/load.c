@@ -1,6 +1,7 @@
 /* Loading a policy set: which files, in which order, all or nothing; and the set's life. */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,12 +46,19 @@ static void report(struct loader *L, const struct cg_err *e)
         L->on_error(e, L->ud);
 }
 
-static void report_msg(struct loader *L, enum cg_status st, const char *fmt, const char *a,
-                       const char *b)
+static void report_msg(struct loader *L, enum cg_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void report_msg(struct loader *L, enum cg_status st, const char *fmt, ...)
 {
     struct cg_err e;
+    char msg[CG_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
     cg_err_clear(&e);
-    cg_err_set(&e, st, fmt, a, b);
+    cg_err_set(&e, st, "%s", msg);
     report(L, &e);
 }
 
@@ -142,7 +150,7 @@ static void walk(struct loader *L, const char *dir, int depth)
     size_t n = 0, cap = 0;
     DIR *d = NULL;
     if (depth > DIR_DEPTH_MAX) {
-        report_msg(L, CG_EINVAL, "%s: directories nested too deep%s", dir, "");
+        report_msg(L, CG_EINVAL, "%s: directories nested too deep", dir);
         goto out;
     }
     d = opendir(dir);
@@ -207,8 +215,8 @@ static void load_path(struct loader *L, const char *path)
         visit(L, &sb);
         walk(L, path, 0);
         if (L->n_files == before)
-            report_msg(L, CG_ENOTFOUND, "%s: no policy file (*.yaml or *.yml) in this directory%s",
-                       path, "");
+            report_msg(L, CG_ENOTFOUND, "%s: no policy file (*.yaml or *.yml) in this directory",
+                       path);
         return;
     }
     if (visit(L, &sb))
@@ -270,7 +278,7 @@ static enum cg_status loader_finish(struct loader *L, const char *what, struct c
     check_unique_names(L); /* lint lists these too, after the files' own errors */
     if (L->first == CG_OK) {
         if (L->n == 0)
-            report_msg(L, CG_ENOTFOUND, "%s: no ReleasePolicy document found%s", what, "");
+            report_msg(L, CG_ENOTFOUND, "%s: no ReleasePolicy document found", what);
     }
     enum cg_status st = L->first;
     if (st == CG_OK && out) {
