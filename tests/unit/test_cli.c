@@ -158,7 +158,7 @@ static void plan_table(void **state)
     assert_int_equal(r.rc, 0);
     assert_string_equal(r.out,
                         "policy payments: 10 replicas over 2 cells (topology.kubernetes.io/zone), "
-                        "pause manual\n"
+                        "pause: manual approval after each group\n"
                         "group   zone-a  zone-b  total  cumulative\n"
                         "0            1       1      2           2\n"
                         "1            2       2      4           6\n"
@@ -182,6 +182,23 @@ static void plan_table(void **state)
     cli(&r, NULL, "plan", "--replicas", "10", "--policy", EXAMPLES, "--name", "payments", NULL);
     assert_int_equal(r.rc, 0);
     assert_contains(r.out, "policy payments: 10 replicas");
+    /* Every policy of a directory, weights and percent groups included. */
+    cli(&r, NULL, "plan", "--replicas", "12", "--policy", EXAMPLES, NULL);
+    assert_int_equal(r.rc, 0);
+    assert_contains(r.out, "policy ledger-freeze-calendar: 12 replicas over 2 cells "
+                           "(topology.kubernetes.io/zone), pause: 15m after each group\n"
+                           "group   zone-a  zone-b  total  cumulative\n"
+                           "0            1       1      2           2\n"
+                           "1            4       2      6           8\n"
+                           "2            3       1      4          12\n"
+                           "all          8       4     12\n");
+    assert_contains(r.out, "policy payments: 12 replicas");
+    assert_contains(r.out, "group   zone-a  zone-b  zone-c  total  cumulative\n");
+    /* None can plan 2 replicas: each says why, nothing is printed. */
+    cli(&r, NULL, "plan", "--replicas", "2", "--policy", EXAMPLES, NULL);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.out, "");
+    assert_contains(r.err, "policy payments: group 1 (perCell: 2) would add no pod");
 }
 
 static json_t *response_of(const struct cli *r)

@@ -277,6 +277,15 @@ static void pods_and_deletes_allowed(void **state)
     run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, del, &r);
     assert_untouched(&r);
     run_dispose(&r);
+    /* A subresource (status) update of a covered Deployment is not judged. */
+    json_t *status = variant(RELEASE, "[{\"op\":\"add\",\"path\":\"/request/subResource\","
+                                      "\"value\":\"status\"},{\"op\":\"replace\",\"path\":"
+                                      "\"/request/object/spec/strategy\",\"value\":{\"type\":"
+                                      "\"Recreate\"}}]");
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, status, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    json_decref(status);
     json_decref(pod);
     json_decref(del);
     cg_policy_set_unref(set);

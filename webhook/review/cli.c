@@ -813,10 +813,19 @@ out:
 
 static void print_plan(const struct cg_policy *p, const struct cg_plan *plan, FILE *out)
 {
-    fprintf(out, "policy %s: %lld replicas over %zu cells (%s), pause %s\n", p->name,
+    char pause[64] = "manual approval after each group";
+    if (p->gray.pause == CG_PAUSE_AFTER) {
+        long long d = (long long)p->gray.pause_after_seconds;
+        if (d % 3600 == 0)
+            snprintf(pause, sizeof(pause), "%lldh after each group", d / 3600);
+        else if (d % 60 == 0)
+            snprintf(pause, sizeof(pause), "%lldm after each group", d / 60);
+        else
+            snprintf(pause, sizeof(pause), "%llds after each group", d);
+    }
+    fprintf(out, "policy %s: %lld replicas over %zu cells (%s), pause: %s\n", p->name,
             (long long)plan->replicas, plan->n_cells,
-            p->cells.topology_key ? p->cells.topology_key : "topology.kubernetes.io/zone",
-            p->gray.pause == CG_PAUSE_MANUAL ? "manual" : "after each group");
+            p->cells.topology_key ? p->cells.topology_key : "topology.kubernetes.io/zone", pause);
     int w = 5;
     for (size_t c = 0; c < plan->n_cells; c++) {
         int len = (int)strlen(p->cells.items[c].name);
@@ -871,7 +880,7 @@ static int cmd_plan(int argc, char **argv, FILE *out, FILE *err)
     if (load_policies(file, err, &set) != CG_OK)
         return 1;
     int rc = 0;
-    size_t shown = 0;
+    size_t shown = 0, printed = 0;
     for (size_t i = 0; i < set->n; i++) {
         const struct cg_policy *p = &set->items[i];
         if (name != NULL && strcmp(name, p->name) != 0)
@@ -879,13 +888,14 @@ static int cmd_plan(int argc, char **argv, FILE *out, FILE *err)
         struct cg_plan plan;
         struct cg_err e;
         cg_err_clear(&e);
-        if (shown++ > 0)
-            fprintf(out, "\n");
+        shown++;
         if (cg_plan_compute(&p->cells, &p->gray, replicas, &plan, &e) != CG_OK) {
             fprintf(err, "cellgate plan: policy %s: %s\n", p->name, e.msg);
             rc = 1;
             continue;
         }
+        if (printed++ > 0)
+            fprintf(out, "\n");
         print_plan(p, &plan, out);
     }
     if (shown == 0) {
