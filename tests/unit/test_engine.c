@@ -227,6 +227,8 @@ static json_t *with_object(const json_t *review, json_t *obj)
     return again;
 }
 
+static json_t *as_user(json_t *review, const char *user, const char *group);
+
 /* --- coverage ----------------------------------------------------------------------------- */
 
 static void uncovered_allowed_untouched(void **state)
@@ -376,6 +378,49 @@ static void mutate_release_update_and_scaling(void **state)
     run_dispose(&r);
     json_decref(review);
     cg_policy_set_unref(set);
+}
+
+static void mutate_rollback(void **state)
+{
+    (void)state;
+    /* The controller restores the previous template with the emergency annotation set. */
+    const char *rollback = "[{\"op\":\"add\",\"path\":\"/request/object/metadata/annotations/"
+                           "cellgate.io~1emergency\",\"value\":\"rollback\"}]";
+    struct cg_policy_set *fast = load(payments_yaml, NULL); /* rollback: fast by default */
+    json_t *review = as_user(variant(RELEASE, rollback), "rm", "release-managers");
+    struct run r;
+    run_json(fast, CG_REVIEW_MUTATE, NOW_PLAIN, review, &r);
+    json_t *obj = patched(review, &r);
+    assert_int_equal(int_at(obj, "spec", "strategy", "rollingUpdate", "maxSurge"), 10);
+    json_t *rec = json_loads(release_annotation(obj), 0, NULL);
+    char *g = json_dumps(json_object_get(rec, "groups"), JSON_COMPACT);
+    assert_string_equal(g, "[[5,5]]");
+    jfree(g);
+    assert_string_equal(json_string_value(json_object_get(rec, "state")), "rollback");
+    json_decref(rec);
+    run_dispose(&r);
+    json_t *again = with_object(review, obj);
+    run_json(fast, CG_REVIEW_MUTATE, NOW_PLAIN, again, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    json_decref(again);
+    json_decref(obj);
+
+    struct cg_policy_set *gradual = load("gradual.yaml", NULL);
+    run_json(gradual, CG_REVIEW_MUTATE, NOW_PLAIN, review, &r);
+    obj = patched(review, &r);
+    assert_int_equal(int_at(obj, "spec", "strategy", "rollingUpdate", "maxSurge"), 2);
+    rec = json_loads(release_annotation(obj), 0, NULL);
+    g = json_dumps(json_object_get(rec, "groups"), JSON_COMPACT);
+    assert_string_equal(g, "[[1,1],[2,2],[2,2]]");
+    jfree(g);
+    assert_string_equal(json_string_value(json_object_get(rec, "state")), "rollback");
+    json_decref(rec);
+    run_dispose(&r);
+    json_decref(obj);
+    json_decref(review);
+    cg_policy_set_unref(gradual);
+    cg_policy_set_unref(fast);
 }
 
 static void mutate_creates_missing_parents(void **state)
@@ -1052,6 +1097,7 @@ int main(void)
         cmocka_unit_test(pods_and_deletes_allowed),
         cmocka_unit_test(mutate_create_sets_plan_and_is_idempotent),
         cmocka_unit_test(mutate_release_update_and_scaling),
+        cmocka_unit_test(mutate_rollback),
         cmocka_unit_test(mutate_creates_missing_parents),
         cmocka_unit_test(mutate_skips_what_validation_denies),
         cmocka_unit_test(gray_rules),

@@ -446,6 +446,17 @@ static enum cg_status mutate(struct ctx *c, const struct cg_policy *p, bool *cha
     struct cg_plan plan;
     if (replicas_of(o) <= 0 || cg_plan_compute(&p->cells, &p->gray, replicas_of(o), &plan, NULL))
         return CG_OK; /* nothing to plan, or impossible: validation says why */
+    /* A rollback (the previous template, ordered through the emergency annotation) is a
+     * release too; the policy's fast style brings it back in one group. */
+    bool rollback = cg_str_eq_c(kvs_get(&o->annotations, ANN_EMERGENCY, NULL), "rollback");
+    if (rollback && p->emergency.rollback == CG_ROLLBACK_FAST) {
+        plan.n_groups = 1;
+        plan.group_total[0] = 0;
+        for (size_t k = 0; k < plan.n_cells; k++) {
+            plan.pods[0][k] = plan.cell_target[k];
+            plan.group_total[0] += plan.cell_target[k];
+        }
+    }
     enum cg_status st = CG_OK;
     size_t before = c->patch->n_ops;
 
@@ -488,7 +499,8 @@ static enum cg_status mutate(struct ctx *c, const struct cg_policy *p, bool *cha
             st = cg_buf_append_char(c->text, ']');
     }
     if (st == CG_OK)
-        st = cg_buf_append_str(c->text, "],\"group\":0,\"state\":\"progressing\"}");
+        st = cg_buf_appendf(c->text, "],\"group\":0,\"state\":\"%s\"}",
+                            rollback ? "rollback" : "progressing");
     if (st)
         return st;
     struct cg_str record = {c->text->data + start, c->text->len - start};

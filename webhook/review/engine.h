@@ -34,8 +34,11 @@
  * /mutate: for a release of a covered RollingUpdate Deployment whose plan is possible, the
  * first matching policy in enforce mode sets spec.strategy.rollingUpdate.maxUnavailable 0,
  * maxSurge = group 0's size, and the annotation cellgate.io/release (compact JSON: revision,
- * cells, groups, group, state). Only ops that change something are emitted, so running it
- * again on its own output yields no patch. Policies in warn or audit mode never mutate.
+ * cells, groups, group, state "progressing"). A release whose object carries
+ * cellgate.io/emergency=rollback (the controller restoring the previous template) gets state
+ * "rollback" and, when the policy's rollback style is fast, one group of all pods. Only ops
+ * that change something are emitted, so running it again on its own output yields no patch.
+ * Policies in warn or audit mode never mutate.
  *
  * Enforcement of a violation: enforce denies (403, one message per violation joined by
  * "; "), warn adds a warning, audit adds an auditAnnotation audit-<rule> (the apiserver
