@@ -110,7 +110,7 @@ static const struct cg_ynode *get_key(const struct cg_ynode *map, const char *ke
 static enum cg_status missing(struct ctx *c, const struct cg_ynode *map, const char *path,
                               const char *key)
 {
-    return fail(c, map, "%s: missing required key \"%s\"", path[0] ? path : "document", key);
+    return fail(c, map, "%s: missing required key \"%s\"", path[0] ? path : "the document", key);
 }
 
 /* ---- scalars ---- */
@@ -208,6 +208,21 @@ bool cg__duration_parse(const char *s, int64_t *out)
     return true;
 }
 
+/* 5400 -> "1h30m", 60 -> "1m", 0 -> "0s": the form a duration is written in. */
+static const char *fmt_duration(int64_t secs, char *buf, size_t len)
+{
+    size_t used = 0;
+    int64_t h = secs / 3600, m = secs % 3600 / 60, s = secs % 60;
+    buf[0] = '\0';
+    if (h)
+        used += (size_t)snprintf(buf + used, len - used, "%lldh", (long long)h);
+    if (m && used < len)
+        used += (size_t)snprintf(buf + used, len - used, "%lldm", (long long)m);
+    if ((s || secs == 0) && used < len)
+        snprintf(buf + used, len - used, "%llds", (long long)s);
+    return buf;
+}
+
 static enum cg_status get_duration(struct ctx *c, const struct cg_ynode *n, const char *path,
                                    int64_t min, int64_t max, int64_t *out)
 {
@@ -220,9 +235,11 @@ static enum cg_status get_duration(struct ctx *c, const struct cg_ynode *n, cons
     int64_t v;
     if (!cg__duration_parse(s, &v))
         return fail(c, n, "%s: \"%s\" is not a duration (use e.g. 30s, 5m, 1h30m)", path, s);
-    if (v < min || v > max)
-        return fail(c, n, "%s: %s is out of range (%llds..%llds)", path, s, (long long)min,
-                    (long long)max);
+    if (v < min || v > max) {
+        char lo[32], hi[32];
+        return fail(c, n, "%s: %s is out of range (%s..%s)", path, s,
+                    fmt_duration(min, lo, sizeof(lo)), fmt_duration(max, hi, sizeof(hi)));
+    }
     *out = v;
     return CG_OK;
 }
@@ -971,7 +988,7 @@ static enum cg_status decode_freeze(struct ctx *c, const struct cg_ynode *e, con
                     "(e.g. 2026-12-27T00:00:00+01:00)",
                     q, s);
     if (w->end <= w->start)
-        return fail(c, end, "%s: the window ends before it starts", q);
+        return fail(c, end, "%s: the window must end after it starts", q);
     return CG_OK;
 }
 
