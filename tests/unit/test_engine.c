@@ -479,8 +479,8 @@ static void mutate_skips_what_validation_denies(void **state)
     struct cg_policy_set *set = load(payments_yaml, NULL);
     static const char *const variants[] = {
         /* Recreate: rollingUpdate next to it would be invalid. */
-        "[{\"op\":\"replace\",\"path\":\"/request/object/spec/strategy\",\"value\":{\"type\":"
-        "\"Recreate\"}}]",
+        ("[{\"op\":\"replace\",\"path\":\"/request/object/spec/strategy\",\"value\":{\"type\":"
+         "\"Recreate\"}}]"),
         /* fewer replicas than cells, an impossible plan, zero replicas */
         "[{\"op\":\"replace\",\"path\":\"/request/object/spec/replicas\",\"value\":1}]",
         "[{\"op\":\"replace\",\"path\":\"/request/object/spec/replicas\",\"value\":2}]",
