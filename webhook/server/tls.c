@@ -1,5 +1,6 @@
 #include "server/tls.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,17 @@ enum cg_status cg_tls_ctx_load(const char *cert_file, const char *key_file, bool
 
     *out = NULL;
     ERR_clear_error();
+    /* OpenSSL reports a missing file as "system lib": say which and why. */
+    const char *files[2] = {cert_file, key_file};
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(files[i], "r");
+        if (f == NULL) {
+            st = cg_err_set(err, CG_ETLS, "%s %s: %s", i == 0 ? "certificate" : "key", files[i],
+                            strerror(errno));
+            goto out;
+        }
+        fclose(f);
+    }
     ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == NULL) {
         st = cg_err_set(err, CG_ETLS, "SSL_CTX_new: %s", ssl_error_text(why, sizeof(why)));
@@ -66,7 +78,11 @@ enum cg_status cg_tls_ctx_load(const char *cert_file, const char *key_file, bool
         goto out;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
-        st = cg_err_set(err, CG_ETLS, "key %s: %s", key_file, ssl_error_text(why, sizeof(why)));
+        if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH)
+            st = cg_err_set(err, CG_ETLS, "key %s does not match certificate %s", key_file,
+                            cert_file);
+        else
+            st = cg_err_set(err, CG_ETLS, "key %s: %s", key_file, ssl_error_text(why, sizeof(why)));
         goto out;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
