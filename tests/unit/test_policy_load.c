@@ -545,6 +545,26 @@ static void test_symlink_loops_and_links(void **state)
     free(outside);
 }
 
+static void test_nesting_too_deep(void **state)
+{
+    (void)state;
+    char *dir = make_temp_dir();
+    char rel[256] = "";
+    for (int i = 0; i < 40; i++) {
+        strcat(rel, i ? "/d" : "d");
+        make_dir(dir, rel);
+        if (i == 5)
+            write_policy(dir, "d/d/d/d/d/d/ok.yaml", "ok", "ok");
+    }
+    struct cg_policy_set *set = NULL;
+    struct cg_err err;
+    assert_int_equal(cg_policy_set_load_dir(dir, &set, &err), CG_EINVAL);
+    assert_null(set);
+    assert_non_null(strstr(err.msg, ": directories nested too deep"));
+    rm_tree(dir);
+    free(dir);
+}
+
 static void test_empty_and_missing(void **state)
 {
     (void)state;
@@ -723,6 +743,7 @@ int main(void)
         cmocka_unit_test(test_lint_reports_every_file),
         cmocka_unit_test(test_configmap_layout),
         cmocka_unit_test(test_symlink_loops_and_links),
+        cmocka_unit_test(test_nesting_too_deep),
         cmocka_unit_test(test_empty_and_missing),
         cmocka_unit_test(test_billion_laughs),
         cmocka_unit_test(test_nesting_limit),

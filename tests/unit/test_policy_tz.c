@@ -142,6 +142,15 @@ static size_t build_tzif(unsigned char *buf, char version, const int64_t *times,
     return n;
 }
 
+static enum cg_status cg_decode_ok(const unsigned char *buf, size_t n, struct cg_tz **tz)
+{
+    struct cg_err err;
+    enum cg_status st = cg_tz_decode(buf, n, tz, &err);
+    if (st)
+        fail_msg("decode: %s", err.msg);
+    return st;
+}
+
 static void test_tzif_transitions_and_footer(void **state)
 {
     (void)state;
@@ -176,6 +185,21 @@ static void test_tzif_transitions_and_footer(void **state)
     assert_int_equal(cg_tz_offset(tz, at("2026-03-08T07:00:00Z")), -4 * 3600);
     assert_int_equal(cg_tz_offset(tz, at("2026-11-01T05:59:59Z")), -4 * 3600);
     assert_int_equal(cg_tz_offset(tz, at("2026-11-01T06:00:00Z")), -5 * 3600);
+    cg_tz_destroy(tz);
+
+    /* zero-based day rules count 29 February; times with seconds */
+    n = build_tzif(buf, '2', NULL, NULL, 0, offsets, 1, "AAA-1BBB,59/00:30:15,300/1:00:00");
+    assert_int_equal(cg_decode_ok(buf, n, &tz), CG_OK);
+    /* 2028 is a leap year: day 59 is 29 Feb; 00:30:15 local standard = 23:30:15Z the day before */
+    assert_int_equal(cg_tz_offset(tz, at("2028-02-28T23:30:14Z")), 3600);
+    assert_int_equal(cg_tz_offset(tz, at("2028-02-28T23:30:15Z")), 7200);
+    cg_tz_destroy(tz);
+
+    /* DST named without a rule: the US rule of POSIX implementations */
+    n = build_tzif(buf, '2', NULL, NULL, 0, offsets, 1, "EST5EDT");
+    assert_int_equal(cg_decode_ok(buf, n, &tz), CG_OK);
+    assert_int_equal(cg_tz_offset(tz, at("2026-07-01T00:00:00Z")), -4 * 3600);
+    assert_int_equal(cg_tz_offset(tz, at("2026-01-01T00:00:00Z")), -5 * 3600);
     cg_tz_destroy(tz);
 
     /* Julian day rules: J60 is 1 March even in a leap year; explicit DST offset */
@@ -217,6 +241,33 @@ static void test_tzif_rejects_bad_input(void **state)
     assert_int_equal(cg_tz_decode(buf, n, &tz, &err), CG_EPARSE);
     assert_string_equal(err.msg, "TZif footer rule \"EST5EDT,M13.1.0,M11.1.0\" not understood");
     assert_null(tz);
+    static const char *const bad_rules[] = {"E5",
+                                            "EST",
+                                            "EST5EDT,M3.2.0",
+                                            "EST5EDT,M3.6.0,M11.1.0",
+                                            "EST25",
+                                            "<+05-5",
+                                            "EST5EDT,J0,J5",
+                                            "EST5EDT,M3.2.0/200,M11.1.0",
+                                            "EST5EDT,M3.2.0,M11.1.0x"};
+    for (size_t i = 0; i < sizeof(bad_rules) / sizeof(bad_rules[0]); i++) {
+        n = build_tzif(buf, '2', NULL, NULL, 0, offsets, 1, bad_rules[i]);
+        if (cg_tz_decode(buf, n, &tz, &err) != CG_EPARSE)
+            fail_msg("footer %s was accepted", bad_rules[i]);
+    }
+    /* an offset no zone has */
+    int32_t wild[] = {30 * 3600};
+    n = build_tzif(buf, '2', NULL, NULL, 0, wild, 1, "");
+    assert_int_equal(cg_tz_decode(buf, n, &tz, &err), CG_EPARSE);
+    assert_string_equal(err.msg, "TZif offset out of range");
+    /* no footer line at all */
+    n = build_tzif(buf, '2', NULL, NULL, 0, offsets, 1, "");
+    buf[n - 2] = 'x';
+    assert_int_equal(cg_tz_decode(buf, n - 1, &tz, &err), CG_EPARSE);
+    assert_string_equal(err.msg, "TZif footer missing");
+    n = build_tzif(buf, '2', NULL, NULL, 0, offsets, 1, "UTC0");
+    assert_int_equal(cg_tz_decode(buf, n - 1, &tz, &err), CG_EPARSE);
+    assert_string_equal(err.msg, "TZif footer malformed");
 }
 
 static void test_zone_names(void **state)
@@ -247,6 +298,10 @@ static void test_zone_names(void **state)
     assert_int_equal(cg_tz_offset(tz, at("2026-07-01T00:00:00Z")), 0);
     cg_tz_destroy(tz);
     assert_int_equal(cg_tz_load("/nonexistent", "Europe/London", &tz, &err), CG_ENOTFOUND);
+    /* zones counting leap seconds use another time scale: refused, not misread */
+    assert_int_equal(cg_tz_load(NULL, "right/Europe/London", &tz, &err), CG_EPARSE);
+    assert_string_equal(err.msg, "time zone \"right/Europe/London\": leap-second (\"right/\") "
+                                 "zones are not supported");
     cg_tz_destroy(NULL);
 }
 
