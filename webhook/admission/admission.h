@@ -147,7 +147,19 @@ struct cg_admission_request {
 /* Decodes body[0..len) (need not be NUL-terminated). On success fills *out. On failure
  * returns CG_EPARSE (not JSON, or duplicate keys) or CG_EINVAL (JSON, but not an
  * AdmissionReview v1 with a request.uid) with a message in err that says what is wrong
- * and where (byte offset). Arena memory is used for unescaped strings and arrays. */
+ * and where (byte offset). Arena memory is used for unescaped strings and arrays.
+ *
+ * The whole body is validated (RFC 8259, UTF-8 inside strings, at most
+ * CG_ADMISSION_MAX_DEPTH nested containers, no duplicate key in any object, nothing but
+ * whitespace after the value); a syntax error anywhere wins over a wrong type. Typing rules
+ * of the view: null is the zero value of every field (empty string, false, absent integer,
+ * empty list) except `request` (must be an object) and `request.uid` (a non-empty string);
+ * any other type than the field's is CG_EINVAL ("request.uid: expected a string, got a
+ * number (at byte 78)"); unknown fields are ignored. present flags of lists and maps mean
+ * "the key was there", even with null. For a Pod, `pod` is its spec and the Deployment
+ * fields (has_spec ... template_*) stay zero; for any other kind `pod` is
+ * spec.template.spec. The kind is the object's own, or request.kind.kind when it has none.
+ * On failure *out holds nothing useful. err may be NULL. */
 enum cg_status cg_admission_decode(const char *body, size_t len, struct cg_arena *arena,
                                    struct cg_admission_request *out, struct cg_err *err);
 
@@ -171,7 +183,9 @@ struct cg_admission_response {
 
 /* Appends the AdmissionReview JSON for resp to out. The patch is base64-encoded and sent
  * with patchType JSONPatch only when patch is non-empty (callers send patches only from
- * /mutate). */
+ * /mutate). status is written only when status_code != 0 (with reason only when set),
+ * warnings and auditAnnotations only when there are some. Returns CG_ETOOBIG when out's
+ * cap is reached, and then leaves out as it was. */
 enum cg_status cg_admission_encode(const struct cg_admission_response *resp, struct cg_buf *out);
 
 /* Digest helper shared with tests: the digest the decoder computes for a JSON value's text

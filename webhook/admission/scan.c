@@ -73,15 +73,51 @@ bool cg__scan_fail(struct cg__scan *sc, size_t off, const char *fmt, ...)
     return false;
 }
 
-uint64_t cg__scan_hash(const char *p, size_t n)
+static inline uint64_t load64(const unsigned char *p)
 {
-    /* FNV-1a: keys are short, and only equality matters. */
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 0x100000001b3ull;
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint32_t load32(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline uint64_t hmix(uint64_t x)
+{
+    x ^= x >> 32;
+    x *= 0x9e3779b97f4a7c15ull;
+    x ^= x >> 29;
+    return x;
+}
+
+static inline uint64_t key_hash(const char *text, size_t n)
+{
+    /* A few overlapping loads per key instead of a multiply per byte: keys are hashed only to
+     * find candidates; equal hashes are always confirmed by comparing the keys. */
+    const unsigned char *p = (const unsigned char *)text;
+    uint64_t h = (uint64_t)n * 0xff51afd7ed558ccdull;
+    if (n >= 8) {
+        size_t i = 0;
+        for (; i + 8 < n; i += 8)
+            h = hmix(h ^ load64(p + i));
+        return hmix(h ^ load64(p + n - 8));
     }
-    return h;
+    uint64_t w = 0;
+    if (n >= 4)
+        w = (uint64_t)load32(p) << 32 | load32(p + n - 4);
+    else if (n > 0)
+        w = (uint64_t)p[0] << 16 | (uint64_t)p[n / 2] << 8 | p[n - 1];
+    return hmix(h ^ w);
+}
+
+uint64_t cg__scan_hash(const char *text, size_t n)
+{
+    return key_hash(text, n);
 }
 
 static int hexval(unsigned char c)
@@ -140,15 +176,21 @@ static size_t utf8_seq(const unsigned char *s, size_t m)
     return len;
 }
 
-/* Any byte of w needs a closer look: '"', '\\', a control character or a non-ASCII byte. */
-static inline bool word_special(uint64_t w)
+/* The high bit of each byte of w that needs a closer look: '"', '\\', a control character or
+ * a non-ASCII byte. Bytes above the first flagged one may be flagged wrongly (borrows), but
+ * the lowest flag is exact, which is all the scanner uses. */
+static inline uint64_t word_special(uint64_t w)
 {
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     uint64_t q = w ^ (ones * '"');
     uint64_t b = w ^ (ones * '\\');
     uint64_t t = ((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w) | w;
-    return (t & highs) != 0;
+    return t & highs;
 }
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define FIRST_FLAGGED_BYTE(m) ((size_t)__builtin_ctzll(m) >> 3)
+#endif
 
 /* Validates the escape at s[i] == '\\'; returns its length, or 0 after recording an error. */
 static size_t check_escape(struct cg__scan *sc, size_t i)
@@ -199,7 +241,9 @@ static size_t check_escape(struct cg__scan *sc, size_t i)
     return 12;
 }
 
-bool cg__scan_string(struct cg__scan *sc, size_t *off, size_t *len, bool *esc)
+/* Inlined into the key and skip loops so that off/len/esc stay in registers. */
+static inline __attribute__((always_inline)) bool string_at(struct cg__scan *sc, size_t *off,
+                                                            size_t *len, bool *esc)
 {
     const unsigned char *s = sc->s;
     size_t n = sc->n;
@@ -208,16 +252,24 @@ bool cg__scan_string(struct cg__scan *sc, size_t *off, size_t *len, bool *esc)
     bool e = false;
     for (;;) {
         while (i + 8 <= n) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (word_special(w))
+            uint64_t m = word_special(load64(s + i));
+            if (m != 0) {
+#ifdef FIRST_FLAGGED_BYTE
+                i += FIRST_FLAGGED_BYTE(m);
+                goto special;
+#else
                 break;
+#endif
+            }
             i += 8;
         }
         while (i < n && plain[s[i]])
             i++;
         if (i >= n)
             return cg__scan_fail(sc, open, "unterminated string");
+#ifdef FIRST_FLAGGED_BYTE
+    special:;
+#endif
         unsigned char c = s[i];
         if (c == '"')
             break;
@@ -241,6 +293,11 @@ bool cg__scan_string(struct cg__scan *sc, size_t *off, size_t *len, bool *esc)
     *esc = e;
     sc->i = i + 1;
     return true;
+}
+
+bool cg__scan_string(struct cg__scan *sc, size_t *off, size_t *len, bool *esc)
+{
+    return string_at(sc, off, len, esc);
 }
 
 static size_t put_utf8(char *d, unsigned long cp)
@@ -272,9 +329,16 @@ size_t cg__json_unescape(const char *raw, size_t n, char *dst)
     const unsigned char *s = (const unsigned char *)raw;
     size_t i = 0, o = 0;
     while (i < n) {
-        const unsigned char *bs = memchr(s + i, '\\', n - i);
-        size_t run = bs ? (size_t)(bs - (s + i)) : n - i;
-        memmove(dst + o, s + i, run);
+        size_t run;
+        if (n - i < 64) {
+            /* short (keys such as managedFields' k:{\"name\":...}): no call per run */
+            for (run = 0; i + run < n && s[i + run] != '\\'; run++)
+                dst[o + run] = (char)s[i + run];
+        } else {
+            const unsigned char *bs = memchr(s + i, '\\', n - i);
+            run = bs ? (size_t)(bs - (s + i)) : n - i;
+            memmove(dst + o, s + i, run);
+        }
         o += run;
         i += run;
         if (i >= n)
@@ -463,7 +527,8 @@ static bool check_keys(struct cg__scan *sc, struct cg__scan_obj *o)
     return true;
 }
 
-static void push_key(struct cg__scan *sc, const struct cg__scan_key *key)
+/* A new slot on the key stack (filled in place: no struct copies on the hot path). */
+static struct cg__scan_key *push_key(struct cg__scan *sc)
 {
     if (sc->nkeys == sc->capkeys) {
         size_t cap = sc->capkeys * 2;
@@ -474,7 +539,7 @@ static void push_key(struct cg__scan *sc, const struct cg__scan_key *key)
         sc->keys = nk;
         sc->capkeys = cap;
     }
-    sc->keys[sc->nkeys++] = *key;
+    return &sc->keys[sc->nkeys++];
 }
 
 int cg__scan_obj_next(struct cg__scan *sc, struct cg__scan_obj *o, struct cg__scan_keyref *key)
@@ -505,21 +570,25 @@ int cg__scan_obj_next(struct cg__scan *sc, struct cg__scan_obj *o, struct cg__sc
         return -1;
     }
     o->first = false;
-    struct cg__scan_key k;
-    if (!cg__scan_string(sc, &k.off, &k.len, &k.esc))
+    size_t off = 0, len = 0;
+    bool esc = false;
+    if (!string_at(sc, &off, &len, &esc))
         return -1;
-    key->off = k.off;
-    key->len = k.len;
-    key->esc = k.esc;
-    if (k.esc) {
+    key->off = off;
+    key->len = len;
+    key->esc = esc;
+    if (esc) {
         size_t ul;
-        const char *u = scratch_unescape(sc, k.off, k.len, &ul);
+        const char *u = scratch_unescape(sc, off, len, &ul);
         key->text = (struct cg_str){u, ul};
     } else {
-        key->text = (struct cg_str){(const char *)sc->s + k.off, k.len};
+        key->text = (struct cg_str){(const char *)sc->s + off, len};
     }
-    k.hash = cg__scan_hash(key->text.p, key->text.n);
-    push_key(sc, &k);
+    struct cg__scan_key *k = push_key(sc);
+    k->hash = key_hash(key->text.p, key->text.n);
+    k->off = off;
+    k->len = len;
+    k->esc = esc;
     c = cg__scan_peek(sc);
     if (c != ':') {
         if (c < 0)
@@ -600,7 +669,7 @@ bool cg__scan_skip(struct cg__scan *sc)
         return r == 0;
     }
     case '"':
-        return cg__scan_string(sc, &off, &len, &flag);
+        return string_at(sc, &off, &len, &flag);
     case 't':
     case 'f':
     case 'n':
