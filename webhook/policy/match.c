@@ -2,6 +2,7 @@
  * search in an array sorted by (namespace, kind); the few with globs or no namespace list
  * are checked one by one. Both candidate lists are in set order and merged, so the result
  * is in set order too. */
+#include <assert.h>
 #include <fnmatch.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 struct exact_entry {
     const char *ns;
+    size_t ns_len;
     unsigned kind;   /* one CG_KIND_* bit */
     uint32_t policy; /* index into the set */
 };
@@ -66,8 +68,8 @@ struct cg_policy_index *cg__policy_index_create(const struct cg_policy *items, s
         for (size_t j = 0; j < m->namespaces.n; j++)
             for (unsigned bit = 1; bit <= CG_KIND_POD; bit <<= 1)
                 if (m->kinds & bit)
-                    idx->exact[idx->n_exact++] =
-                        (struct exact_entry){m->namespaces.items[j], bit, (uint32_t)i};
+                    idx->exact[idx->n_exact++] = (struct exact_entry){
+                        m->namespaces.items[j], strlen(m->namespaces.items[j]), bit, (uint32_t)i};
     }
     if (idx->n_exact > 1)
         qsort(idx->exact, idx->n_exact, sizeof(*idx->exact), entry_cmp);
@@ -86,7 +88,7 @@ void cg__policy_index_destroy(struct cg_policy_index *idx)
 /* Orders an entry against the key (ns, kind). */
 static int key_cmp(const struct exact_entry *e, struct cg_str ns, unsigned kind)
 {
-    size_t elen = strlen(e->ns);
+    size_t elen = e->ns_len;
     size_t n = elen < ns.n ? elen : ns.n;
     int c = n ? memcmp(e->ns, ns.p, n) : 0;
     if (c)
@@ -190,6 +192,7 @@ size_t cg_policy_set_match(const struct cg_policy_set *set, unsigned kind_bit,
                            struct cg_str namespace_, const struct cg_kvs *labels,
                            const struct cg_policy **out, size_t max)
 {
+    assert(kind_bit != 0 && (kind_bit & (kind_bit - 1)) == 0); /* one kind at a time */
     if (set == NULL || set->index == NULL)
         return 0;
     const struct cg_policy_index *idx = set->index;

@@ -173,7 +173,7 @@ enum cg_status cg_policy_set_decode(const char *file, const char *yaml, size_t l
 struct cg_policy_set *cg_policy_set_ref(struct cg_policy_set *set);
 void cg_policy_set_unref(struct cg_policy_set *set);
 
-/* Policies covering an object: kind bit, namespace and the object's labels (of the
+/* Policies covering an object: one kind bit, namespace and the object's labels (of the
  * Deployment, or the Pod). Writes up to max borrowed pointers into out in set order and
  * returns how many matched (may exceed max). Sub-linear in the set size: candidate
  * policies come from an index by exact namespace and kind, plus the glob/any list. */
