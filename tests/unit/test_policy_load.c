@@ -18,9 +18,13 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "placement/plan.h"
 #include "policy/policy.h"
 #include "policy/policy_internal.h"
 #include "test_support.h"
+
+_Static_assert(CG_POLICY_MAX_CELLS == CG_PLAN_MAX_CELLS, "a loaded policy must fit a plan");
+_Static_assert(CG_POLICY_MAX_GROUPS == CG_PLAN_MAX_GROUPS, "a loaded policy must fit a plan");
 
 /* ---- temp directories ---- */
 

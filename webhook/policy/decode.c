@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "placement/plan.h"
 #include "policy/policy_internal.h"
 #include "policy/tz.h"
 
@@ -539,9 +538,9 @@ static enum cg_status decode_cells(struct ctx *c, const struct cg_ynode *n, stru
     if (list->n == 0)
         return fail(c, list, "%s: the cell list is empty (a release needs at least one cell)",
                     lpath);
-    if (list->n > CG_PLAN_MAX_CELLS)
-        return fail(c, list->items[CG_PLAN_MAX_CELLS], "%s: more than %d cells", lpath,
-                    CG_PLAN_MAX_CELLS);
+    if (list->n > CG_POLICY_MAX_CELLS)
+        return fail(c, list->items[CG_POLICY_MAX_CELLS], "%s: more than %d cells", lpath,
+                    CG_POLICY_MAX_CELLS);
     out->items = cg_arena_alloc(c->mem, list->n * sizeof(*out->items));
     out->n = 0;
     for (size_t i = 0; i < list->n; i++) {
@@ -628,9 +627,9 @@ static enum cg_status decode_gray(struct ctx *c, const struct cg_ynode *n, struc
         return wrong_type(c, groups, "spec.gray.groups", "a list");
     if (groups->n == 0)
         return fail(c, groups, "spec.gray.groups: must list at least one group");
-    if (groups->n > CG_PLAN_MAX_GROUPS)
-        return fail(c, groups->items[CG_PLAN_MAX_GROUPS], "spec.gray.groups: more than %d groups",
-                    CG_PLAN_MAX_GROUPS);
+    if (groups->n > CG_POLICY_MAX_GROUPS)
+        return fail(c, groups->items[CG_POLICY_MAX_GROUPS], "spec.gray.groups: more than %d groups",
+                    CG_POLICY_MAX_GROUPS);
     out->groups = cg_arena_alloc(c->mem, groups->n * sizeof(*out->groups));
     out->n_groups = groups->n;
     for (size_t i = 0; i < groups->n; i++) {

@@ -15,6 +15,11 @@
 #include "base/status.h"
 #include "base/str.h"
 
+/* Limits the loader enforces on every policy; the plan math (placement/plan.h) sizes its tables
+ * by the same numbers, so a loaded policy always fits a plan. */
+#define CG_POLICY_MAX_CELLS 16
+#define CG_POLICY_MAX_GROUPS 16
+
 enum cg_enforcement { CG_ENFORCE_ENFORCE, CG_ENFORCE_WARN, CG_ENFORCE_AUDIT };
 
 /* Kinds a policy can match (bit mask). */
