@@ -68,6 +68,14 @@ static enum cg_status expect_map(struct ctx *c, const struct cg_ynode *n, const 
     return CG_OK;
 }
 
+/* Appends ", item" (or "item" to an empty list), cut at the buffer's end. */
+static void join(char *list, size_t cap, const char *item)
+{
+    size_t used = strlen(list);
+    if (used + 1 < cap)
+        snprintf(list + used, cap - used, "%s%s", used ? ", " : "", item);
+}
+
 /* Every key of map must be in allowed (NULL-terminated). */
 static enum cg_status check_keys(struct ctx *c, const struct cg_ynode *map, const char *path,
                                  const char *const *allowed)
@@ -80,10 +88,8 @@ static enum cg_status check_keys(struct ctx *c, const struct cg_ynode *map, cons
         if (ok)
             continue;
         char list[256] = "";
-        size_t used = 0;
         for (const char *const *a = allowed; *a; a++)
-            used += (size_t)snprintf(list + used, used < sizeof(list) ? sizeof(list) - used : 0,
-                                     "%s%s", a == allowed ? "" : ", ", *a);
+            join(list, sizeof(list), *a);
         return fail(c, k, "unknown key \"%s\" in %s (allowed: %s)", k->value,
                     path[0] ? path : "the document", list);
     }
@@ -163,10 +169,8 @@ static enum cg_status get_enum(struct ctx *c, const struct cg_ynode *n, const ch
         }
     }
     char list[200] = "";
-    size_t used = 0;
     for (int i = 0; names[i]; i++)
-        used += (size_t)snprintf(list + used, used < sizeof(list) ? sizeof(list) - used : 0, "%s%s",
-                                 i ? ", " : "", names[i]);
+        join(list, sizeof(list), names[i]);
     return fail(c, n, "%s: \"%s\" is not one of %s", path, s, list);
 }
 
