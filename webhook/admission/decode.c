@@ -789,7 +789,7 @@ static bool rd_template(struct dec *d, const char *name, struct cg_object *obj)
 {
     struct cg__scan_obj o;
     struct cg__scan_keyref k;
-    size_t start = d->sc.i;
+    size_t start = d->sc.i, ws_before = d->sc.ws_skipped;
     int r;
     enter(d, name);
     r = obj_begin(d, &o);
@@ -810,9 +810,13 @@ static bool rd_template(struct dec *d, const char *name, struct cg_object *obj)
             break;
         }
     }
-    if (r == 0)
-        obj->template_digest =
-            cg_admission_digest_json((const char *)d->sc.s + start, d->sc.i - start);
+    if (r == 0) {
+        /* The apiserver sends compact JSON: then the text is hashed as it is, in one pass. */
+        const char *t = (const char *)d->sc.s + start;
+        obj->template_digest = d->sc.ws_skipped == ws_before
+                                   ? cg__digest_compact(t, d->sc.i - start)
+                                   : cg_admission_digest_json(t, d->sc.i - start);
+    }
 out:
     leave(d);
     return r >= 0;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "admission/admission.h"
+#include "admission/scan.h"
 
 #define C1 0x87c37b91114253d5ull
 #define C2 0x4cf5ad432745937full
@@ -79,6 +80,18 @@ static uint64_t finish(struct digest *d)
     return h;
 }
 
+#define DIGEST_INIT                                                                                \
+    {                                                                                              \
+        0x9e3779b97f4a7c15ull, 0, 0, 0                                                             \
+    }
+
+uint64_t cg__digest_compact(const char *json, size_t len)
+{
+    struct digest d = DIGEST_INIT;
+    feed(&d, (const unsigned char *)json, len);
+    return finish(&d);
+}
+
 static inline int is_ws(unsigned char c)
 {
     return c == ' ' || c == '\n' || c == '\r' || c == '\t';
@@ -87,7 +100,7 @@ static inline int is_ws(unsigned char c)
 uint64_t cg_admission_digest_json(const char *json, size_t len)
 {
     const unsigned char *s = (const unsigned char *)json;
-    struct digest d = {0x9e3779b97f4a7c15ull, 0, 0, 0};
+    struct digest d = DIGEST_INIT;
     size_t i = 0;
     while (i < len) {
         if (is_ws(s[i])) {

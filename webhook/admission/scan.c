@@ -37,6 +37,7 @@ void cg__scan_init(struct cg__scan *sc, const char *body, size_t len, struct cg_
     sc->s = (const unsigned char *)body;
     sc->n = len;
     sc->i = 0;
+    sc->ws_skipped = 0;
     sc->depth = 0;
     sc->failed = false;
     sc->err = err;
@@ -328,21 +329,32 @@ size_t cg__json_unescape(const char *raw, size_t n, char *dst)
 {
     const unsigned char *s = (const unsigned char *)raw;
     size_t i = 0, o = 0;
-    while (i < n) {
-        size_t run;
-        if (n - i < 64) {
-            /* short (keys such as managedFields' k:{\"name\":...}): no call per run */
-            for (run = 0; i + run < n && s[i + run] != '\\'; run++)
-                dst[o + run] = (char)s[i + run];
-        } else {
-            const unsigned char *bs = memchr(s + i, '\\', n - i);
-            run = bs ? (size_t)(bs - (s + i)) : n - i;
-            memmove(dst + o, s + i, run);
+    for (;;) {
+        /* Copy a word at a time up to the next backslash (o <= i, so dst[o..o+8) is in
+         * bounds whenever s[i..i+8) is). */
+#ifdef FIRST_FLAGGED_BYTE
+        const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+        while (i + 8 <= n) {
+            uint64_t w = load64(s + i), b = w ^ (ones * '\\');
+            uint64_t m = (b - ones) & ~b & highs;
+            memcpy(dst + o, &w, 8);
+            if (m != 0) {
+                size_t k = FIRST_FLAGGED_BYTE(m);
+                i += k;
+                o += k;
+                goto escape;
+            }
+            i += 8;
+            o += 8;
         }
-        o += run;
-        i += run;
+#endif
+        while (i < n && s[i] != '\\')
+            dst[o++] = (char)s[i++];
         if (i >= n)
             break;
+#ifdef FIRST_FLAGGED_BYTE
+    escape:;
+#endif
         unsigned char c = s[i + 1];
         i += 2;
         switch (c) {

@@ -33,7 +33,8 @@ struct cg__scan_key {
 struct cg__scan {
     const unsigned char *s;
     size_t n;
-    size_t i; /* current offset */
+    size_t i;          /* current offset */
+    size_t ws_skipped; /* whitespace bytes skipped between tokens so far */
     int depth;
     bool failed;
     struct cg_err *err;
@@ -79,6 +80,7 @@ static inline void cg__scan_ws(struct cg__scan *sc)
         if (c != ' ' && c != '\n' && c != '\r' && c != '\t')
             break;
         sc->i++;
+        sc->ws_skipped++;
     }
 }
 
@@ -112,8 +114,13 @@ bool cg__scan_literal(struct cg__scan *sc, char *kind);
 bool cg__scan_skip(struct cg__scan *sc);
 
 /* Writes the unescaped form of raw (already validated by cg__scan_string) to dst, which has
- * room for n bytes (unescaping never grows text); returns the length written. */
+ * room for n bytes (unescaping never grows text) and does not overlap raw; returns the
+ * length written. */
 size_t cg__json_unescape(const char *raw, size_t n, char *dst);
+
+/* The digest of cg_admission_digest_json for a text known to hold no whitespace outside
+ * strings (the scanner skipped none in it): one pass over the bytes, same result. */
+uint64_t cg__digest_compact(const char *json, size_t len);
 
 /* Hash of a key's unescaped text (for the duplicate check). */
 uint64_t cg__scan_hash(const char *p, size_t n);
