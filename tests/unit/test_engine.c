@@ -701,8 +701,12 @@ static void warn_and_audit_modes(void **state)
     assert_non_null(strstr(json_string_value(json_array_get(w, 0)),
                            "policy payments-labels-warn rule monitor.labels"));
     assert_non_null(strstr(json_string_value(json_array_get(w, 1)), "monitor.minReadySeconds"));
+    /* Short: what was found, not how to comply. */
+    assert_string_equal(json_string_value(json_array_get(w, 0)),
+                        "policy payments-labels-warn rule monitor.labels: pod template lacks "
+                        "label(s) team");
     for (size_t i = 0; i < 2; i++)
-        assert_true(strlen(json_string_value(json_array_get(w, i))) <= 200);
+        assert_true(strlen(json_string_value(json_array_get(w, i))) <= 120);
     run_dispose(&r);
     /* Warn mode never mutates. */
     run_json(warn, CG_REVIEW_MUTATE, NOW_PLAIN, review, &r);
@@ -1033,6 +1037,15 @@ static void long_values_are_cut(void **state)
     assert_int_equal(strlen(message(&r)), 200);
     assert_string_equal(message(&r) + 197, "...");
     run_dispose(&r);
+    /* A warning is cut at 120. */
+    struct cg_policy_set *warn = load("monitor-warn.yaml", NULL);
+    run_json(warn, CG_REVIEW_VALIDATE, NOW_PLAIN, review, &r);
+    const char *w0 = json_string_value(json_array_get(json_object_get(r.r, "warnings"), 0));
+    assert_non_null(strstr(w0, "rule monitor.readinessProbe: container ccc"));
+    assert_int_equal(strlen(w0), 120);
+    assert_string_equal(w0 + 117, "...");
+    run_dispose(&r);
+    cg_policy_set_unref(warn);
     json_decref(review);
     cg_policy_set_unref(set);
 }

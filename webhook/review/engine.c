@@ -54,6 +54,7 @@ struct violation {
     const struct cg_policy *policy;
     enum rule rule;
     struct span msg;
+    struct span warning; /* warn mode: what was found only, in CG_ENGINE_WARNING_MAX */
 };
 
 struct audit_note {
@@ -109,13 +110,13 @@ static struct cg_str trim(struct cg_str s)
     return s;
 }
 
-/* Cuts a formatted line to CG_ENGINE_MESSAGE_MAX bytes on a UTF-8 boundary, ending in "...",
- * and turns line breaks (from user-supplied values) into spaces: one line each. */
-static size_t fit_line(char *line, int n)
+/* Cuts a formatted line to max bytes on a UTF-8 boundary, ending in "...", and turns line
+ * breaks (from user-supplied values) into spaces: one line each. */
+static size_t fit_line(char *line, int n, size_t max)
 {
     size_t len = n < 0 ? 0 : (size_t)n;
-    if (len > CG_ENGINE_MESSAGE_MAX) {
-        len = CG_ENGINE_MESSAGE_MAX - 3;
+    if (len > max) {
+        len = max - 3;
         while (len > 0 && ((unsigned char)line[len] & 0xC0) == 0x80)
             len--;
         memcpy(line + len, "...", 3);
@@ -127,14 +128,14 @@ static size_t fit_line(char *line, int n)
     return len;
 }
 
-static struct span text_vappend(struct ctx *c, const char *fmt, va_list ap)
+static struct span text_vappend(struct ctx *c, size_t max, const char *fmt, va_list ap)
 {
     char line[CG_ENGINE_MESSAGE_MAX * 4];
     struct span s = {c->text->len, 0};
     int n = vsnprintf(line, sizeof(line), fmt, ap);
     if (n >= (int)sizeof(line))
         n = (int)sizeof(line) - 1;
-    size_t len = fit_line(line, n);
+    size_t len = fit_line(line, n, max);
     if (c->st != CG_OK)
         return s;
     enum cg_status st = cg_buf_append(c->text, line, len);
@@ -146,13 +147,24 @@ static struct span text_vappend(struct ctx *c, const char *fmt, va_list ap)
     return s;
 }
 
+static struct span text_appendf_max(struct ctx *c, size_t max, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static struct span text_appendf_max(struct ctx *c, size_t max, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    struct span s = text_vappend(c, max, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
 static struct span text_appendf(struct ctx *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static struct span text_appendf(struct ctx *c, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    struct span s = text_vappend(c, fmt, ap);
+    struct span s = text_vappend(c, CG_ENGINE_MESSAGE_MAX, fmt, ap);
     va_end(ap);
     return s;
 }
@@ -182,6 +194,14 @@ static void violate(struct ctx *c, const struct cg_policy *p, enum rule r, const
     v->policy = p;
     v->rule = r;
     v->msg = text_appendf(c, "policy %s rule %s: %s", p->name, rule_id[r], found);
+    /* The apiserver may cut long warnings: a warning says what was found, not how to fix it
+     * (every finding's text has the form "<what was found>; <how to comply>"). */
+    if (p->enforcement == CG_ENFORCE_WARN) {
+        const char *how = strstr(found, "; ");
+        int n = how ? (int)(how - found) : (int)strlen(found);
+        v->warning = text_appendf_max(c, CG_ENGINE_WARNING_MAX, "policy %s rule %s: %.*s", p->name,
+                                      rule_id[r], n, found);
+    }
 }
 
 static void note(struct ctx *c, const char *key, struct span value)
@@ -576,7 +596,7 @@ static void finish(struct ctx *c, struct cg_engine_result *out, const struct cg_
     for (size_t i = 0; i < c->n_v; i++)
         if (c->v[i].policy->enforcement == CG_ENFORCE_WARN &&
             out->n_warnings < CG_ADMISSION_MAX_WARNINGS)
-            out->warnings[out->n_warnings++] = span_str(c, c->v[i].msg);
+            out->warnings[out->n_warnings++] = span_str(c, c->v[i].warning);
     for (size_t i = 0; i < c->n_notes; i++)
         out->audit[out->n_audit++] =
             (struct cg_kv){cg_str_from(c->notes[i].key), span_str(c, c->notes[i].value)};

@@ -41,9 +41,10 @@
  * Policies in warn or audit mode never mutate.
  *
  * Enforcement of a violation: enforce denies (403, one message per violation joined by
- * "; "), warn adds a warning, audit adds an auditAnnotation audit-<rule> (the apiserver
- * prefixes every key with the webhook's name, so keys carry no '/'). All matching policies
- * are evaluated; a denial wins over warnings, warnings over audits. dryRun changes nothing. */
+ * "; "), warn adds a short warning (what was found, <= 120 bytes), audit adds an auditAnnotation
+ * audit-<rule> (the apiserver prefixes every key with the webhook's name, so keys carry no '/').
+ * All matching policies are evaluated; a denial wins over warnings, warnings over audits. dryRun
+ * changes nothing. */
 #ifndef CG_REVIEW_ENGINE_H
 #define CG_REVIEW_ENGINE_H
 
@@ -63,6 +64,8 @@
 #define CG_ENGINE_MAX_VIOLATIONS 32
 /* A message is one line of at most this many bytes (longer values are cut with "..."). */
 #define CG_ENGINE_MESSAGE_MAX 200
+/* Warnings say only what was found, in at most this many bytes (the API asks for 120). */
+#define CG_ENGINE_WARNING_MAX 120
 
 /* The decision. Strings point into the text buffer, the patch buffer, the request or the
  * policy set, and stay valid until those change. */
