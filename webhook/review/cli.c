@@ -39,6 +39,8 @@ static const char usage_text[] =
     "                              the path defaults to /validate, or /mutate with --apply)\n"
     "  plan --replicas N --policy FILE [--name POLICY]\n"
     "                              print each policy's group plan per cell\n"
+    "  response show               print the AdmissionReview response on stdin readably\n"
+    "                              (decision, status, warnings, audit, decoded patch)\n"
     "  version                     print the version\n"
     "  --help                      print this help\n"
     "\n"
@@ -925,6 +927,8 @@ int cg_cli_run(int argc, char **argv, FILE *in, FILE *out, FILE *err)
         return cmd_review(argc - 2, argv + 2, in, out, err);
     if (strcmp(cmd, "plan") == 0)
         return cmd_plan(argc - 2, argv + 2, out, err);
+    if (strcmp(cmd, "response") == 0 && argc == 3 && strcmp(argv[2], "show") == 0)
+        return cg__cli_response_show(in, out, err);
     if (strcmp(cmd, "policy") == 0 && argc >= 3) {
         if (strcmp(argv[2], "lint") == 0)
             return cmd_lint(argc - 3, argv + 3, out, err);

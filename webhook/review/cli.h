@@ -6,6 +6,7 @@
  *   cellgate review --policies DIR [--path /mutate|/validate] [--now RFC3339] [--apply]
  *                                         AdmissionReview on stdin -> response on stdout
  *   cellgate plan --replicas N --policy FILE [--name POLICY]
+ *   cellgate response show                AdmissionReview response on stdin, printed readably
  *   cellgate version | --help
  *
  * Exit codes: 0 success (a denial printed by `review` included), 1 a failed lint, test or
@@ -44,6 +45,9 @@
 /* Runs one command line (argv[0] is the program name). Reads stdin from in, writes results
  * to out and diagnostics to err. Returns the exit code. */
 int cg_cli_run(int argc, char **argv, FILE *in, FILE *out, FILE *err);
+
+/* `cellgate response show`: an AdmissionReview response on in, printed readably to out. */
+int cg__cli_response_show(FILE *in, FILE *out, FILE *err);
 
 /* Runs the test case in case_dir, writing "PASS name" or "FAIL name: why" (with a JSON
  * diff when an object differs) to report. Returns true when it passed. */
