@@ -235,7 +235,10 @@ static char *cert_serial_of_file(const char *path)
     return s;
 }
 
-static void server_start(struct server *s, const char *name, bool http2)
+/* Starts the server with the common flags plus extra (NULL-terminated, may be NULL); the
+ * policy directory is passed through CELLGATE_POLICIES to cover the environment path. */
+static void server_start_with(struct server *s, const char *name, const char *const *extra,
+                              const char *policies)
 {
     s->port = free_port();
     s->mport = free_port();
@@ -243,22 +246,19 @@ static void server_start(struct server *s, const char *name, bool http2)
     char listen[64], mlisten[64];
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", s->port);
     snprintf(mlisten, sizeof(mlisten), "127.0.0.1:%d", s->mport);
-    /* Flags and environment both: the policy directory comes from CELLGATE_POLICIES. */
-    const char *argv[] = {WEBHOOK, "--listen",
-                          listen,  "--metrics-listen",
-                          mlisten, "--cert",
-                          W.cert,  "--key",
-                          W.key,   "--threads",
-                          "2",     "--shutdown-timeout",
-                          "8",     http2 ? "--http2" : NULL,
-                          NULL};
+    const char *argv[40] = {WEBHOOK, "--listen", listen, "--metrics-listen",   mlisten, "--cert",
+                            W.cert,  "--key",    W.key,  "--shutdown-timeout", "8"};
+    size_t k = 11;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && k < 39; i++)
+        argv[k++] = extra[i];
+    argv[k] = NULL;
     size_t n = 0;
     while (environ[n])
         n++;
     char **envp = calloc(n + 2, sizeof(*envp));
     memcpy(envp, environ, n * sizeof(*envp));
     char envpol[600];
-    snprintf(envpol, sizeof(envpol), "CELLGATE_POLICIES=%s", W.policies);
+    snprintf(envpol, sizeof(envpol), "CELLGATE_POLICIES=%s", policies);
     envp[n] = envpol;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -269,6 +269,12 @@ static void server_start(struct server *s, const char *name, bool http2)
     posix_spawn_file_actions_destroy(&fa);
     free(envp);
     assert_int_equal(rc, 0);
+}
+
+static void server_start(struct server *s, const char *name, bool http2)
+{
+    const char *extra[] = {"--threads", "2", http2 ? "--http2" : NULL, NULL};
+    server_start_with(s, name, extra, W.policies);
 }
 
 static void server_kill(struct server *s)
@@ -349,31 +355,32 @@ static int get_status(struct server *s, bool tls, const char *path)
     return st;
 }
 
-static void wait_ready(struct server *s)
+/* Polls path until it answers want (connection errors are retried), bounded. */
+static void wait_status(struct server *s, bool tls, const char *path, int want)
 {
+    char code[8];
+    snprintf(code, sizeof(code), "%d", want);
     double end = now_s() + WAIT_MS / 1000.0;
     while (now_s() < end) {
         if (s->proc.exited || proc_wait(&s->proc, 0))
             fail_msg("server exited early; see %s", s->log);
-        const char *argv[] = {"/usr/bin/curl",
-                              "-s",
-                              "-o",
-                              "/dev/null",
-                              "-w",
-                              "%{http_code}",
-                              "--max-time",
-                              "2",
-                              url(s, false, "/readyz"),
-                              NULL};
+        const char *argv[] = {"/usr/bin/curl",   "-s",         "-o", "/dev/null", "-w",
+                              "%{http_code}",    "--max-time", "2",  "--cacert",  W.ca,
+                              url(s, tls, path), NULL};
         char *out = NULL;
         run_capture(argv, &out, NULL, 5);
-        bool ok = strcmp(out, "200") == 0;
+        bool ok = strcmp(out, code) == 0;
         free(out);
         if (ok)
             return;
         sleep_ms(50);
     }
-    fail_msg("server not ready in time; see %s", s->log);
+    fail_msg("%s never answered %d; see %s", path, want, s->log);
+}
+
+static void wait_ready(struct server *s)
+{
+    wait_status(s, false, "/readyz", 200);
 }
 
 /* The value of a metrics series (exact series text), -1 when absent. */
@@ -412,11 +419,11 @@ struct conn {
     size_t have;
 };
 
-static struct conn *conn_open(int port)
+static struct conn *conn_open_timeout(int port, int timeout_s)
 {
     struct conn *c = calloc(1, sizeof(*c));
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct timeval tv = {10, 0};
+    struct timeval tv = {timeout_s, 0};
     setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     int one = 1;
@@ -443,6 +450,11 @@ static struct conn *conn_open(int port)
         return NULL;
     }
     return c;
+}
+
+static struct conn *conn_open(int port)
+{
+    return conn_open_timeout(port, 10);
 }
 
 static void conn_close(struct conn *c)
@@ -1028,6 +1040,80 @@ static void test_metrics_counts(void **state)
     free(log);
 }
 
+/* A server with no policy yet, one thread, two connections at most and a 1 s read timeout:
+ * not ready (and reviews refused) until a policy arrives; the connection bound holds; a
+ * request that trickles in is cut while an idle keep-alive connection is not. */
+static void test_readiness_and_limits(void **state)
+{
+    char empty[600];
+    snprintf(empty, sizeof(empty), "%s/late-policies", W.dir);
+    mkdir(empty, 0755);
+    struct server s;
+    const char *extra[] = {"--threads", "1", "--max-connections", "2", "--read-timeout", "1", NULL};
+    server_start_with(&s, "limits", extra, empty);
+    /* Serving, but not ready, and it says why. */
+    wait_status(&s, false, "/healthz", 200);
+    struct http h = curl(NULL, url(&s, false, "/readyz"));
+    assert_int_equal(h.status, 503);
+    assert_non_null(strstr(h.body, "policies: not loaded"));
+    assert_non_null(strstr(h.body, "late-policies"));
+    http_free(&h);
+    assert_int_equal(get_status(&s, true, "/readyz"), 503);
+    assert_int_equal(get_status(&s, true, "/healthz"), 200);
+    const char *post[] = {"-H", "Content-Type: application/json", "--data-binary",
+                          "@" FIXTURES "/Pod-CREATE.json", NULL};
+    h = curl(post, url(&s, true, "/mutate"));
+    assert_int_equal(h.status, 503);
+    http_free(&h);
+
+    /* The policy arrives: ready without a restart. */
+    char dst[700];
+    snprintf(dst, sizeof(dst), "%s/payments.yaml", empty);
+    const char *cp[] = {"/bin/cp", CG_SOURCE_DIR "/policies/examples/payments.yaml", dst, NULL};
+    run_ok(cp);
+    wait_ready(&s);
+    h = curl(post, url(&s, true, "/mutate"));
+    assert_int_equal(h.status, 200);
+    http_free(&h);
+
+    /* Two connections held: a third waits in the backlog (no handshake) until one closes. */
+    struct conn *a = conn_open(s.port), *b = conn_open(s.port);
+    assert_non_null(a);
+    assert_non_null(b);
+    struct conn *c = conn_open_timeout(s.port, 1);
+    assert_null(c);
+    conn_close(a);
+    c = conn_open(s.port);
+    assert_non_null(c);
+    assert_true(conn_send(c, "POST", "/validate", fixtures[0].body, fixtures[0].len));
+    assert_int_equal(conn_recv(c, NULL, NULL), 200);
+
+    /* b sat idle for well over the read timeout: still usable. */
+    sleep_ms(2200);
+    assert_true(conn_send(b, "POST", "/validate", fixtures[0].body, fixtures[0].len));
+    assert_int_equal(conn_recv(b, NULL, NULL), 200);
+
+    /* c starts a request and stalls: cut after about a second. */
+    const char *part = "POST /mutate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: applic";
+    assert_int_equal(SSL_write(c->ssl, part, (int)strlen(part)), (int)strlen(part));
+    double t0 = now_s();
+    char buf[256];
+    int n = SSL_read(c->ssl, buf, sizeof(buf));
+    double waited = now_s() - t0;
+    assert_true(n <= 0);
+    if (waited < 0.5 || waited > 4)
+        fail_msg("stalled request cut after %.2f s", waited);
+    conn_close(c);
+    conn_close(b);
+    assert_true(metric(&s, "cellgate_admission_errors_total{reason=\"read_timeout\"}") >= 1);
+    assert_true(metric(&s, "cellgate_admission_errors_total{reason=\"not_ready\"}") >= 1);
+
+    kill(s.proc.pid, SIGTERM);
+    assert_true(proc_wait(&s.proc, 12));
+    assert_true(WIFEXITED(s.proc.status));
+    assert_int_equal(WEXITSTATUS(s.proc.status), 0);
+}
+
 /* ---- SIGTERM during a burst ---- */
 
 struct client {
@@ -1146,6 +1232,7 @@ int main(void)
         cmocka_unit_test(test_cert_rotation),
         cmocka_unit_test(test_sighup_and_policy_reload),
         cmocka_unit_test(test_metrics_counts),
+        cmocka_unit_test(test_readiness_and_limits),
         cmocka_unit_test(test_sigterm_during_burst),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
