@@ -111,8 +111,10 @@ enum cg_reload_result cg_policy_store_reload(struct cg_policy_store *s, bool for
         snprintf(s->last_error, sizeof(s->last_error), "%s", msg);
         pthread_mutex_unlock(&s->lock);
         atomic_fetch_add(&s->reloads_error, 1);
-        cg_log(CG_LOG_ERROR, "policy reload failed; keeping the last good set", "dir", s->dir,
-               "error", msg, NULL);
+        cg_log(CG_LOG_ERROR,
+               cg_policy_store_ready(s) ? "policy reload failed; keeping the last good set"
+                                        : "policy load failed; not ready until one succeeds",
+               "dir", s->dir, "error", msg, NULL);
         return CG_RELOAD_FAILED;
     }
     size_t n = set->n;
