@@ -2,7 +2,7 @@
  *
  * Beyond "no crash, no sanitizer report", each input checks the decoder's contract:
  * - the verdict agrees with jansson's strict parser (jansson rejects <=> CG_EPARSE), except
- *   for the differences RFC 8259 allows and test_admission_diff.c documents;
+ *   for the known differences test_admission_diff.c documents;
  * - an accepted review has a non-empty uid, every view string lies in the body or is
  *   well-formed arena text, and the encoder answers it with a response jansson parses;
  * - the template digest of the body equals the digest of itself (determinism).
@@ -76,7 +76,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check(0, "jansson rejects => EPARSE");
         }
     } else {
-        if (st == CG_EPARSE && strstr(err.msg, "nesting deeper") == NULL) {
+        /* jansson stops at a NUL byte after a top-level number or literal ("9\0"). */
+        int nul_quirk = !json_is_object(root) && !json_is_array(root) &&
+                        strstr(err.msg, "unexpected data after") != NULL &&
+                        memchr(data, 0, size) != NULL;
+        if (st == CG_EPARSE && strstr(err.msg, "nesting deeper") == NULL && !nul_quirk) {
             fprintf(stderr, "decode: %s\n", err.msg);
             check(0, "jansson accepts => not EPARSE");
         }

@@ -4,10 +4,11 @@
  * jansson DOM says invalid <=> CG_EINVAL) and, when both accept, every field of the view
  * must equal what jansson finds at the same path.
  *
- * Known, documented differences, where RFC 8259 allows both and jansson is the stricter:
- * integers beyond 64 bits and reals beyond double range (jansson rejects them), NUL bytes in
- * object keys (jansson rejects them), and nesting between 129 and 2048 levels (we reject,
- * jansson accepts). Such inputs are reported and skipped, and must be rare in the corpus. */
+ * Known, documented differences: integers beyond 64 bits and reals beyond double range, and
+ * NUL bytes in object keys, are valid JSON that jansson rejects; nesting between 129 and 2048
+ * levels is our limit, not jansson's; and jansson takes a NUL byte right after a top-level
+ * number or literal ("9\0") for the end of input, where we see trailing data (found by the
+ * fuzzer). Such inputs are reported and skipped, and must stay rare in the corpus. */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -395,7 +396,10 @@ static void diff_one(const char *name, const char *body, size_t len)
         goto out;
     }
     if (st == CG_EPARSE) {
-        if (strstr(err.msg, "nesting deeper than")) {
+        bool nul_quirk = !json_is_object(root) && !json_is_array(root) &&
+                         strstr(err.msg, "unexpected data after") != NULL &&
+                         memchr(body, 0, len) != NULL;
+        if (strstr(err.msg, "nesting deeper than") || nul_quirk) {
             print_message("known difference in %s: %s\n", name, err.msg);
             skipped_known++;
             json_decref(root);
@@ -490,7 +494,7 @@ static void test_corpus(void **state)
                   checked_views, skipped_known);
     assert_true(n >= 60);
     assert_true(checked_views >= 20);
-    assert_true(skipped_known <= 2);
+    assert_true(skipped_known <= 3);
 }
 
 /* Mutations of a real review: every byte replaced by a few interesting bytes; the verdicts
