@@ -157,7 +157,7 @@ struct world {
     char certdir[512]; /* Secret-like mount: tls.crt -> ..data/tls.crt */
     char cert[600], key[600];
     char policies[512];
-    struct server main;
+    struct server main, http2, limits; /* all killed at teardown if still running */
 };
 
 static struct world W;
@@ -643,6 +643,8 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     server_kill(&W.main);
+    server_kill(&W.http2);
+    server_kill(&W.limits);
     for (size_t i = 0; i < n_fixtures; i++)
         free(fixtures[i].body);
     if (getenv("CG_E2E_KEEP") == NULL) {
@@ -853,17 +855,17 @@ static void test_bad_inputs(void **state)
 
 static void test_http2(void **state)
 {
-    struct server s2;
-    server_start(&s2, "http2", true);
-    wait_ready(&s2);
-    post_all_fixtures(&s2, "--http2", "HTTP/2 200");
+    struct server *s2 = &W.http2;
+    server_start(s2, "http2", true);
+    wait_ready(s2);
+    post_all_fixtures(s2, "--http2", "HTTP/2 200");
     /* HTTP/1.1 still works on the same port. */
-    post_all_fixtures(&s2, "--http1.1", "HTTP/1.1 200");
+    post_all_fixtures(s2, "--http1.1", "HTTP/1.1 200");
 
     /* A short bounded burst with h2load: every request answered 200. */
     char port[16], uri[128], hdr[] = "content-type: application/json";
-    snprintf(port, sizeof(port), "%d", s2.port);
-    snprintf(uri, sizeof(uri), "https://127.0.0.1:%d/mutate", s2.port);
+    snprintf(port, sizeof(port), "%d", s2->port);
+    snprintf(uri, sizeof(uri), "https://127.0.0.1:%d/mutate", s2->port);
     const char *h2load[] = {
         "/usr/bin/h2load",           "-n", "400", "-c", "4", "-m", "8", "-H", hdr, "-d",
         FIXTURES "/Pod-CREATE.json", uri,  NULL};
@@ -876,12 +878,12 @@ static void test_http2(void **state)
     snprintf(m, sizeof(m),
              "cellgate_admission_reviews_total{path=\"/mutate\",kind=\"Pod\","
              "operation=\"CREATE\",decision=\"allowed\"}");
-    assert_true(metric(&s2, m) >= 400);
+    assert_true(metric(s2, m) >= 400);
 
-    kill(s2.proc.pid, SIGTERM);
-    assert_true(proc_wait(&s2.proc, 12));
-    assert_true(WIFEXITED(s2.proc.status));
-    assert_int_equal(WEXITSTATUS(s2.proc.status), 0);
+    kill(s2->proc.pid, SIGTERM);
+    assert_true(proc_wait(&s2->proc, 12));
+    assert_true(WIFEXITED(s2->proc.status));
+    assert_int_equal(WEXITSTATUS(s2->proc.status), 0);
 }
 
 static void test_cert_rotation(void **state)
@@ -1048,21 +1050,21 @@ static void test_readiness_and_limits(void **state)
     char empty[600];
     snprintf(empty, sizeof(empty), "%s/late-policies", W.dir);
     mkdir(empty, 0755);
-    struct server s;
+    struct server *s = &W.limits;
     const char *extra[] = {"--threads", "1", "--max-connections", "2", "--read-timeout", "1", NULL};
-    server_start_with(&s, "limits", extra, empty);
+    server_start_with(s, "limits", extra, empty);
     /* Serving, but not ready, and it says why. */
-    wait_status(&s, false, "/healthz", 200);
-    struct http h = curl(NULL, url(&s, false, "/readyz"));
+    wait_status(s, false, "/healthz", 200);
+    struct http h = curl(NULL, url(s, false, "/readyz"));
     assert_int_equal(h.status, 503);
     assert_non_null(strstr(h.body, "policies: not loaded"));
     assert_non_null(strstr(h.body, "late-policies"));
     http_free(&h);
-    assert_int_equal(get_status(&s, true, "/readyz"), 503);
-    assert_int_equal(get_status(&s, true, "/healthz"), 200);
+    assert_int_equal(get_status(s, true, "/readyz"), 503);
+    assert_int_equal(get_status(s, true, "/healthz"), 200);
     const char *post[] = {"-H", "Content-Type: application/json", "--data-binary",
                           "@" FIXTURES "/Pod-CREATE.json", NULL};
-    h = curl(post, url(&s, true, "/mutate"));
+    h = curl(post, url(s, true, "/mutate"));
     assert_int_equal(h.status, 503);
     http_free(&h);
 
@@ -1071,19 +1073,19 @@ static void test_readiness_and_limits(void **state)
     snprintf(dst, sizeof(dst), "%s/payments.yaml", empty);
     const char *cp[] = {"/bin/cp", CG_SOURCE_DIR "/policies/examples/payments.yaml", dst, NULL};
     run_ok(cp);
-    wait_ready(&s);
-    h = curl(post, url(&s, true, "/mutate"));
+    wait_ready(s);
+    h = curl(post, url(s, true, "/mutate"));
     assert_int_equal(h.status, 200);
     http_free(&h);
 
     /* Two connections held: a third waits in the backlog (no handshake) until one closes. */
-    struct conn *a = conn_open(s.port), *b = conn_open(s.port);
+    struct conn *a = conn_open(s->port), *b = conn_open(s->port);
     assert_non_null(a);
     assert_non_null(b);
-    struct conn *c = conn_open_timeout(s.port, 1);
+    struct conn *c = conn_open_timeout(s->port, 1);
     assert_null(c);
     conn_close(a);
-    c = conn_open(s.port);
+    c = conn_open(s->port);
     assert_non_null(c);
     assert_true(conn_send(c, "POST", "/validate", fixtures[0].body, fixtures[0].len));
     assert_int_equal(conn_recv(c, NULL, NULL), 200);
@@ -1105,13 +1107,13 @@ static void test_readiness_and_limits(void **state)
         fail_msg("stalled request cut after %.2f s", waited);
     conn_close(c);
     conn_close(b);
-    assert_true(metric(&s, "cellgate_admission_errors_total{reason=\"read_timeout\"}") >= 1);
-    assert_true(metric(&s, "cellgate_admission_errors_total{reason=\"not_ready\"}") >= 1);
+    assert_true(metric(s, "cellgate_admission_errors_total{reason=\"read_timeout\"}") >= 1);
+    assert_true(metric(s, "cellgate_admission_errors_total{reason=\"not_ready\"}") >= 1);
 
-    kill(s.proc.pid, SIGTERM);
-    assert_true(proc_wait(&s.proc, 12));
-    assert_true(WIFEXITED(s.proc.status));
-    assert_int_equal(WEXITSTATUS(s.proc.status), 0);
+    kill(s->proc.pid, SIGTERM);
+    assert_true(proc_wait(&s->proc, 12));
+    assert_true(WIFEXITED(s->proc.status));
+    assert_int_equal(WEXITSTATUS(s->proc.status), 0);
 }
 
 /* ---- SIGTERM during a burst ---- */

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "base/log.h"
@@ -62,6 +63,13 @@ int main(int argc, char **argv)
         goto out;
     }
     cg_log_setup((enum cg_log_level)cfg.log_level, 2);
+
+    /* Each connection is a descriptor: allow as many as the hard limit does. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
 
     /* Signals are taken synchronously here; worker threads inherit the blocked mask. */
     sigset_t sigs;
