@@ -1223,6 +1223,222 @@ static void test_sigterm_during_burst(void **state)
     free(log);
 }
 
+/* ---- golden cases through the live server; policy reloads under load ---- */
+
+#define GOLDEN CG_SOURCE_DIR "/tests/golden/cases"
+#define CLI CG_BINARY_DIR "/cellgate"
+
+/* The value of a top-level `key: value` line of a case.yaml, or dflt. */
+static void case_field(const char *yaml, const char *key, const char *dflt, char *out, size_t n)
+{
+    size_t klen = strlen(key);
+    for (const char *p = yaml; p != NULL && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (strncmp(p, key, klen) == 0 && p[klen] == ':') {
+            const char *v = p + klen + 1;
+            v += strspn(v, " \"");
+            size_t len = strcspn(v, "\"\n");
+            snprintf(out, n, "%.*s", (int)len, v);
+            return;
+        }
+    }
+    snprintf(out, n, "%s", dflt);
+}
+
+/* Every golden case given as a review is sent to the real server, started on the case's
+ * policies, and must get byte for byte the response `cellgate review` computes offline with
+ * the same policies at the same time: the server runs the very engine the golden cases
+ * check. (Each case's own expectations are checked by golden.test_golden.) */
+static void test_golden_through_server(void **state)
+{
+    DIR *d = opendir(GOLDEN);
+    assert_non_null(d);
+    struct dirent *e;
+    int cases = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char dir[700], file[800], policies[900], path[64], rel[256];
+        snprintf(dir, sizeof(dir), "%s/%s", GOLDEN, e->d_name);
+        snprintf(file, sizeof(file), "%s/review.json", dir);
+        if (access(file, R_OK) != 0)
+            continue; /* a case given as objects, not as a review */
+        snprintf(policies, sizeof(policies), "%s/case.yaml", dir);
+        char *yaml = cg_test_read_file(policies, NULL);
+        case_field(yaml, "path", "/validate", path, sizeof(path));
+        case_field(yaml, "policies", "policies", rel, sizeof(rel));
+        free(yaml);
+        snprintf(policies, sizeof(policies), "%s/%s", dir, rel);
+
+        struct server s;
+        memset(&s, 0, sizeof(s));
+        const char *extra[] = {"--threads", "1", NULL};
+        server_start_with(&s, e->d_name, extra, policies);
+        wait_ready(&s);
+        char data[900];
+        snprintf(data, sizeof(data), "@%s", file);
+        const char *post[] = {"-H", "Content-Type: application/json", "--data-binary", data, NULL};
+        struct http h = curl(post, url(&s, true, path));
+        server_kill(&s);
+        if (h.status != 200)
+            fail_msg("%s: HTTP %d: %s", e->d_name, h.status, h.body);
+
+        char cmd[3000];
+        snprintf(cmd, sizeof(cmd), "%s review --policies '%s' --path %s < '%s'", CLI, policies,
+                 path, file);
+        const char *sh[] = {"/bin/sh", "-c", cmd, NULL};
+        char *offline = NULL;
+        assert_int_equal(run_capture(sh, &offline, NULL, 30), 0);
+        json_error_t jerr;
+        json_t *a = json_loads(h.body, 0, &jerr), *b = json_loads(offline, 0, &jerr);
+        if (a == NULL || b == NULL || !json_equal(a, b))
+            fail_msg("%s: server and cellgate review differ:\nserver:  %s\noffline: %s", e->d_name,
+                     h.body, offline);
+        json_decref(a);
+        json_decref(b);
+        free(offline);
+        http_free(&h);
+        cases++;
+    }
+    closedir(d);
+    fprintf(stderr, "golden through the server: %d cases\n", cases);
+    assert_true(cases >= 8);
+}
+
+struct reload_client {
+    pthread_t thread;
+    int port;
+    const char *body;
+    size_t len;
+    _Atomic int *stop;
+    int sent, ok, denied, warned, failed;
+};
+
+static void *reload_client_main(void *arg)
+{
+    struct reload_client *cl = arg;
+    struct conn *c = conn_open(cl->port);
+    while (c != NULL && !atomic_load(cl->stop)) {
+        if (!conn_send(c, "POST", "/validate?timeout=5s", cl->body, cl->len)) {
+            cl->failed++;
+            break;
+        }
+        cl->sent++;
+        bool closing = false;
+        char *body = NULL;
+        int status = conn_recv(c, &body, &closing);
+        if (status == 200 && body != NULL) {
+            cl->ok++;
+            if (strstr(body, "\"allowed\":false") != NULL)
+                cl->denied++;
+            else if (strstr(body, "\"warnings\"") != NULL)
+                cl->warned++;
+        } else {
+            cl->failed++;
+        }
+        free(body);
+        if (closing)
+            break;
+    }
+    conn_close(c);
+    return NULL;
+}
+
+/* Writes policies as a ConfigMap mount does: files in a timestamped dot folder, published by
+ * renaming the ..data link, top-level names linking through it. */
+static void publish_policies(const char *mount, int version, bool warn)
+{
+    char dir[700], file[800], tmp[800], data[800];
+    snprintf(dir, sizeof(dir), "%s/..v%d", mount, version);
+    mkdir(dir, 0755);
+    snprintf(file, sizeof(file), "%s/payments.yaml", dir);
+    char *yaml = cg_test_read_file(CG_SOURCE_DIR "/policies/examples/payments.yaml", NULL);
+    char *at = strstr(yaml, "enforcement: enforce");
+    assert_non_null(at);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fprintf(f, "%.*senforcement: %s%s", (int)(at - yaml), yaml, warn ? "warn" : "enforce",
+            at + strlen("enforcement: enforce"));
+    fclose(f);
+    free(yaml);
+    snprintf(tmp, sizeof(tmp), "%s/..data_tmp", mount);
+    snprintf(data, sizeof(data), "%s/..data", mount);
+    unlink(tmp);
+    snprintf(file, sizeof(file), "..v%d", version);
+    assert_int_equal(symlink(file, tmp), 0);
+    assert_int_equal(rename(tmp, data), 0);
+}
+
+/* Policies swapped (ConfigMap style) and SIGHUP'd while 4 keep-alive clients send reviews:
+ * every request gets a 200 AdmissionReview, each answer comes from one whole policy set
+ * (denied under enforce, warned under warn, never anything else), and the last set wins. */
+static void test_reload_under_load(void **state)
+{
+    char mount[600], link[700];
+    snprintf(mount, sizeof(mount), "%s/reload-policies", W.dir);
+    mkdir(mount, 0755);
+    publish_policies(mount, 0, false);
+    snprintf(link, sizeof(link), "%s/payments.yaml", mount);
+    assert_int_equal(symlink("..data/payments.yaml", link), 0);
+
+    struct server s;
+    memset(&s, 0, sizeof(s));
+    const char *extra[] = {"--threads", "2", NULL};
+    server_start_with(&s, "reload", extra, mount);
+    wait_ready(&s);
+    const char *ok = "cellgate_policy_reloads_total{result=\"ok\"}";
+    double r0 = metric(&s, ok);
+
+    size_t len = 0;
+    char *body = cg_test_read_file(GOLDEN "/payments-recreate-denied/review.json", &len);
+    enum { CLIENTS = 4, SWAPS = 8 };
+    _Atomic int stop = 0;
+    struct reload_client cl[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++) {
+        memset(&cl[i], 0, sizeof(cl[i]));
+        cl[i].port = s.port;
+        cl[i].body = body;
+        cl[i].len = len;
+        cl[i].stop = &stop;
+        assert_int_equal(pthread_create(&cl[i].thread, NULL, reload_client_main, &cl[i]), 0);
+    }
+    for (int v = 1; v <= SWAPS; v++) {
+        sleep_ms(150);
+        publish_policies(mount, v, v % 2 == 1);
+        if (v % 3 == 0)
+            kill(s.proc.pid, SIGHUP);
+        wait_metric_at_least(&s, ok, r0 + v);
+    }
+    sleep_ms(150);
+    atomic_store(&stop, 1);
+    int sent = 0, good = 0, denied = 0, warned = 0, failed = 0;
+    for (int i = 0; i < CLIENTS; i++) {
+        pthread_join(cl[i].thread, NULL);
+        sent += cl[i].sent;
+        good += cl[i].ok;
+        denied += cl[i].denied;
+        warned += cl[i].warned;
+        failed += cl[i].failed;
+    }
+    fprintf(stderr, "reload under load: %d reviews, %d denied, %d warned, %d failed\n", sent,
+            denied, warned, failed);
+    assert_int_equal(failed, 0);
+    assert_int_equal(good, sent);
+    assert_int_equal(denied + warned, sent);
+    assert_true(denied > 0 && warned > 0);
+    assert_int_equal(metric(&s, "cellgate_policy_reloads_total{result=\"error\"}"), 0);
+
+    /* The last set (version 8: enforce) decides. */
+    char data[800];
+    snprintf(data, sizeof(data), "@%s", GOLDEN "/payments-recreate-denied/review.json");
+    const char *post[] = {"-H", "Content-Type: application/json", "--data-binary", data, NULL};
+    struct http h = curl(post, url(&s, true, "/validate"));
+    assert_int_equal(h.status, 200);
+    assert_non_null(strstr(h.body, "\"allowed\":false"));
+    http_free(&h);
+    server_kill(&s);
+    free(body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1235,6 +1451,8 @@ int main(void)
         cmocka_unit_test(test_sighup_and_policy_reload),
         cmocka_unit_test(test_metrics_counts),
         cmocka_unit_test(test_readiness_and_limits),
+        cmocka_unit_test(test_golden_through_server),
+        cmocka_unit_test(test_reload_under_load),
         cmocka_unit_test(test_sigterm_during_burst),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -39,8 +39,11 @@ struct fx {
 
 static const char *at(struct fx *f, const char *rel)
 {
+    /* Through a local: rel may be an earlier result of at(). */
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", f->dir, rel);
     f->i = (f->i + 1) % 4;
-    snprintf(f->buf[f->i], sizeof(f->buf[f->i]), "%s/%s", f->dir, rel);
+    memcpy(f->buf[f->i], path, sizeof(path));
     return f->buf[f->i];
 }
 
