@@ -554,7 +554,8 @@ static struct cg__scan_key *push_key(struct cg__scan *sc)
     return &sc->keys[sc->nkeys++];
 }
 
-int cg__scan_obj_next(struct cg__scan *sc, struct cg__scan_obj *o, struct cg__scan_keyref *key)
+static inline __attribute__((always_inline)) int
+obj_next(struct cg__scan *sc, struct cg__scan_obj *o, struct cg__scan_keyref *key)
 {
     int c = cg__scan_peek(sc);
     if (c == '}') {
@@ -617,6 +618,11 @@ int cg__scan_obj_next(struct cg__scan *sc, struct cg__scan_obj *o, struct cg__sc
     return 1;
 }
 
+int cg__scan_obj_next(struct cg__scan *sc, struct cg__scan_obj *o, struct cg__scan_keyref *key)
+{
+    return obj_next(sc, o, key);
+}
+
 int cg__scan_arr_next(struct cg__scan *sc, struct cg__scan_arr *a)
 {
     int c = cg__scan_peek(sc);
@@ -666,7 +672,7 @@ bool cg__scan_skip(struct cg__scan *sc)
         struct cg__scan_keyref k;
         if (!cg__scan_obj_open(sc, &o))
             return false;
-        while ((r = cg__scan_obj_next(sc, &o, &k)) == 1)
+        while ((r = obj_next(sc, &o, &k)) == 1)
             if (!cg__scan_skip(sc))
                 return false;
         return r == 0;
