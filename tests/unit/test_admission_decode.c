@@ -675,7 +675,7 @@ static void test_bad_syntax(void **state)
     expect(f, review("\"options\":{a:1}"), CG_EPARSE, "expected a key or '}'");
     expect(f, review("\"options\":'x'"), CG_EPARSE, "unexpected character");
     expect(f, review("\"options\":\x01"), CG_EPARSE, "unexpected byte 0x01");
-    char trailing[4096];
+    static char trailing[(1 << 16) + 64];
     snprintf(trailing, sizeof(trailing), "%s x", review(""));
     expect(f, trailing, CG_EPARSE, "unexpected data after the JSON value");
     snprintf(trailing, sizeof(trailing), "%s{}", review(""));
