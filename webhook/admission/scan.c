@@ -5,11 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "admission/admission.h"
 
-/* Objects with at most this many keys are checked for duplicates pairwise; bigger ones are
- * sorted by key hash, so a huge object costs n log n and not n^2. */
-#define SMALL_OBJECT_KEYS 16
+/* The first SMALL_OBJECT_KEYS keys of an object are checked for duplicates as they come:
+ * a 64-bit filter of their hashes (one bit each) sends a key to the linear compare only when
+ * its bit is already set. An object with more keys is sorted by key hash when it closes, so
+ * a huge object costs n log n and not n^2. */
+#define SMALL_OBJECT_KEYS 32
 
 /* plain[c]: byte c can appear in a string with no special handling (printable ASCII other than
  * the quote and the backslash). */
@@ -252,6 +258,22 @@ static inline __attribute__((always_inline)) bool string_at(struct cg__scan *sc,
     size_t i = open + 1;
     bool e = false;
     for (;;) {
+#if defined(__SSE2__) && defined(FIRST_FLAGGED_BYTE)
+        /* 16 bytes at a time: '"', '\\', and (as signed bytes below 0x20) control characters
+         * and non-ASCII bytes. */
+        while (i + 16 <= n) {
+            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            __m128i sp = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
+                                                   _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
+                                      _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
+            unsigned m = (unsigned)_mm_movemask_epi8(sp);
+            if (m != 0) {
+                i += (size_t)__builtin_ctz(m);
+                goto special;
+            }
+            i += 16;
+        }
+#endif
         while (i + 8 <= n) {
             uint64_t m = word_special(load64(s + i));
             if (m != 0) {
@@ -459,6 +481,7 @@ static bool depth_enter(struct cg__scan *sc)
 bool cg__scan_obj_open(struct cg__scan *sc, struct cg__scan_obj *o)
 {
     o->key_base = sc->nkeys;
+    o->seen = 0;
     o->first = true;
     return depth_enter(sc);
 }
@@ -514,19 +537,15 @@ static int cmp_key_hash(const void *pa, const void *pb)
     return a->off < b->off ? -1 : a->off > b->off;
 }
 
-/* Checks the keys of the object that is closing and pops them. */
+/* Checks a big object's keys when it closes (small ones were checked as they came) and pops
+ * them. */
 static bool check_keys(struct cg__scan *sc, struct cg__scan_obj *o)
 {
     struct cg__scan_key *k = sc->keys + o->key_base;
     size_t m = sc->nkeys - o->key_base;
     sc->nkeys = o->key_base;
-    if (m <= SMALL_OBJECT_KEYS) {
-        for (size_t a = 1; a < m; a++)
-            for (size_t b = 0; b < a; b++)
-                if (k[a].hash == k[b].hash && key_equal(sc, &k[a], &k[b]))
-                    return duplicate_found(sc, &k[a], &k[b]);
+    if (m <= SMALL_OBJECT_KEYS)
         return true;
-    }
     qsort(k, m, sizeof(*k), cmp_key_hash);
     for (size_t a = 1; a < m; a++) {
         if (k[a].hash != k[a - 1].hash)
@@ -539,41 +558,74 @@ static bool check_keys(struct cg__scan *sc, struct cg__scan_obj *o)
     return true;
 }
 
-/* A new slot on the key stack (filled in place: no struct copies on the hot path). */
-static struct cg__scan_key *push_key(struct cg__scan *sc)
+/* Checks the key just pushed against the earlier keys of a small object. */
+static inline bool check_new_key(struct cg__scan *sc, struct cg__scan_obj *o)
 {
-    if (sc->nkeys == sc->capkeys) {
-        size_t cap = sc->capkeys * 2;
-        struct cg__scan_key *nk = cg_xmalloc(cap * sizeof(*nk));
-        memcpy(nk, sc->keys, sc->nkeys * sizeof(*nk));
-        if (sc->keys != sc->keys_local)
-            free(sc->keys);
-        sc->keys = nk;
-        sc->capkeys = cap;
+    size_t last = sc->nkeys - 1;
+    if (last - o->key_base >= SMALL_OBJECT_KEYS)
+        return true; /* checked by sorting at the close */
+    const struct cg__scan_key *k = &sc->keys[last];
+    uint64_t bit = 1ull << (k->hash >> 58);
+    if ((o->seen & bit) != 0) {
+        for (size_t b = o->key_base; b < last; b++)
+            if (sc->keys[b].hash == k->hash && key_equal(sc, k, &sc->keys[b]))
+                return duplicate_found(sc, k, &sc->keys[b]);
     }
+    o->seen |= bit;
+    return true;
+}
+
+/* Grows the key stack (rare: more than CG__SCAN_LOCAL_KEYS keys open at once). */
+static void grow_keys(struct cg__scan *sc)
+{
+    size_t cap = sc->capkeys * 2;
+    struct cg__scan_key *nk = cg_xmalloc(cap * sizeof(*nk));
+    memcpy(nk, sc->keys, sc->nkeys * sizeof(*nk));
+    if (sc->keys != sc->keys_local)
+        free(sc->keys);
+    sc->keys = nk;
+    sc->capkeys = cap;
+}
+
+/* A new slot on the key stack (filled in place: no struct copies on the hot path). */
+static inline struct cg__scan_key *push_key(struct cg__scan *sc)
+{
+    if (sc->nkeys == sc->capkeys)
+        grow_keys(sc);
     return &sc->keys[sc->nkeys++];
 }
 
 static inline __attribute__((always_inline)) int
 obj_next(struct cg__scan *sc, struct cg__scan_obj *o, struct cg__scan_keyref *key)
 {
-    int c = cg__scan_peek(sc);
-    if (c == '}') {
-        /* Legal here: right after '{' or after a value; after ',' a key is required below. */
-        sc->i++;
-        sc->depth--;
-        return check_keys(sc, o) ? 0 : -1;
-    }
-    if (!o->first) {
-        if (c != ',') {
-            if (c < 0)
-                cg__scan_fail(sc, sc->i, "unexpected end of input in an object");
-            else
-                cg__scan_fail(sc, sc->i, "expected ',' or '}' in an object");
-            return -1;
-        }
-        sc->i++;
+    int c;
+    size_t i = sc->i;
+    if (!o->first && i + 1 < sc->n && sc->s[i] == ',' && sc->s[i + 1] == '"') {
+        sc->i = i + 1; /* compact ,"key": the usual case */
+        c = '"';
+    } else {
         c = cg__scan_peek(sc);
+        if (c == '}') {
+            /* Legal here: right after '{' or after a value; after ',' a key is required. */
+            sc->i++;
+            sc->depth--;
+            if (sc->nkeys - o->key_base <= SMALL_OBJECT_KEYS) {
+                sc->nkeys = o->key_base; /* checked as they came */
+                return 0;
+            }
+            return check_keys(sc, o) ? 0 : -1;
+        }
+        if (!o->first) {
+            if (c != ',') {
+                if (c < 0)
+                    cg__scan_fail(sc, sc->i, "unexpected end of input in an object");
+                else
+                    cg__scan_fail(sc, sc->i, "expected ',' or '}' in an object");
+                return -1;
+            }
+            sc->i++;
+            c = cg__scan_peek(sc);
+        }
     }
     if (c != '"') {
         if (c < 0)
@@ -602,6 +654,13 @@ obj_next(struct cg__scan *sc, struct cg__scan_obj *o, struct cg__scan_keyref *ke
     k->off = off;
     k->len = len;
     k->esc = esc;
+    if (!check_new_key(sc, o))
+        return -1;
+    i = sc->i;
+    if (i + 1 < sc->n && sc->s[i] == ':' && sc->s[i + 1] > ' ') {
+        sc->i = i + 1; /* compact "key":value */
+        return 1;
+    }
     c = cg__scan_peek(sc);
     if (c != ':') {
         if (c < 0)
@@ -625,6 +684,12 @@ int cg__scan_obj_next(struct cg__scan *sc, struct cg__scan_obj *o, struct cg__sc
 
 int cg__scan_arr_next(struct cg__scan *sc, struct cg__scan_arr *a)
 {
+    size_t i = sc->i;
+    if (!a->first && i + 1 < sc->n && sc->s[i] == ',' && sc->s[i + 1] > ' ' &&
+        sc->s[i + 1] != ']') {
+        sc->i = i + 1; /* compact ,value */
+        return 1;
+    }
     int c = cg__scan_peek(sc);
     if (c == ']' && a->first) {
         sc->i++;
@@ -659,33 +724,13 @@ int cg__scan_arr_next(struct cg__scan *sc, struct cg__scan_arr *a)
     return 1;
 }
 
-bool cg__scan_skip(struct cg__scan *sc)
+/* Skips a value that is not an object or an array (c is its first byte). */
+static bool skip_scalar(struct cg__scan *sc, int c)
 {
-    int c = cg__scan_peek(sc);
     size_t off, len;
     bool flag;
     char kind;
-    int r;
     switch (c) {
-    case '{': {
-        struct cg__scan_obj o;
-        struct cg__scan_keyref k;
-        if (!cg__scan_obj_open(sc, &o))
-            return false;
-        while ((r = obj_next(sc, &o, &k)) == 1)
-            if (!cg__scan_skip(sc))
-                return false;
-        return r == 0;
-    }
-    case '[': {
-        struct cg__scan_arr a;
-        if (!cg__scan_arr_open(sc, &a))
-            return false;
-        while ((r = cg__scan_arr_next(sc, &a)) == 1)
-            if (!cg__scan_skip(sc))
-                return false;
-        return r == 0;
-    }
     case '"':
         return string_at(sc, &off, &len, &flag);
     case 't':
@@ -701,4 +746,44 @@ bool cg__scan_skip(struct cg__scan *sc)
             return cg__scan_fail(sc, sc->i, "unexpected character '%c' (expected a value)", c);
         return cg__scan_fail(sc, sc->i, "unexpected byte 0x%02x (expected a value)", c);
     }
+}
+
+/* A member or element value: strings inline, containers by recursion. */
+static inline __attribute__((always_inline)) bool skip_member(struct cg__scan *sc)
+{
+    int c = sc->s[sc->i]; /* obj_next / arr_next leave the offset at a value */
+    if (c == '"') {
+        size_t off, len;
+        bool flag;
+        return string_at(sc, &off, &len, &flag);
+    }
+    if (c == '{' || c == '[')
+        return cg__scan_skip(sc);
+    return skip_scalar(sc, c);
+}
+
+bool cg__scan_skip(struct cg__scan *sc)
+{
+    int c = cg__scan_peek(sc);
+    int r;
+    if (c == '{') {
+        struct cg__scan_obj o;
+        struct cg__scan_keyref k;
+        if (!cg__scan_obj_open(sc, &o))
+            return false;
+        while ((r = obj_next(sc, &o, &k)) == 1)
+            if (!skip_member(sc))
+                return false;
+        return r == 0;
+    }
+    if (c == '[') {
+        struct cg__scan_arr a;
+        if (!cg__scan_arr_open(sc, &a))
+            return false;
+        while ((r = cg__scan_arr_next(sc, &a)) == 1)
+            if (!skip_member(sc))
+                return false;
+        return r == 0;
+    }
+    return skip_scalar(sc, c);
 }

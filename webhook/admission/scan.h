@@ -48,9 +48,11 @@ struct cg__scan {
     char scratch_local[CG__SCAN_LOCAL_SCRATCH];
 };
 
-/* An open object: its keys start at key_base in the key stack. */
+/* An open object: its keys start at key_base in the key stack; seen has one bit per key
+ * hash (of its first keys), a filter in front of the duplicate check. */
 struct cg__scan_obj {
     size_t key_base;
+    uint64_t seen;
     bool first;
 };
 
@@ -75,6 +77,10 @@ bool cg__scan_fail(struct cg__scan *sc, size_t off, const char *fmt, ...)
 
 static inline void cg__scan_ws(struct cg__scan *sc)
 {
+    /* Compact JSON (what the apiserver sends): the next byte is a token, never whitespace,
+     * and every whitespace byte is <= ' '. */
+    if (sc->i < sc->n && sc->s[sc->i] > ' ')
+        return;
     while (sc->i < sc->n) {
         unsigned char c = sc->s[sc->i];
         if (c != ' ' && c != '\n' && c != '\r' && c != '\t')
