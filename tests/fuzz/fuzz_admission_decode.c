@@ -104,8 +104,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct cg_buf out;
         cg_buf_init(&out, 0);
         check(cg_admission_encode(&resp, &out) == CG_OK, "encode");
-        json_t *doc = json_loadb(out.data, out.len, JSON_REJECT_DUPLICATES, &jerr);
+        /* names may hold \u0000: the response escapes it, jansson needs JSON_ALLOW_NUL */
+        json_t *doc = json_loadb(out.data, out.len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
         check(doc != NULL, "the response is JSON");
+        json_t *msg =
+            json_object_get(json_object_get(json_object_get(doc, "response"), "status"), "message");
+        check(json_is_string(msg) && json_string_length(msg) == req.name.n &&
+                  (req.name.n == 0 || memcmp(json_string_value(msg), req.name.p, req.name.n) == 0),
+              "status.message round-trips");
         json_t *uid = json_object_get(json_object_get(doc, "response"), "uid");
         check(json_is_string(uid) && json_string_length(uid) == req.uid.n &&
                   memcmp(json_string_value(uid), req.uid.p, req.uid.n) == 0,
