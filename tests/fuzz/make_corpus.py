@@ -137,6 +137,8 @@ def main():
         # found by the fuzzer: jansson passes over a NUL after a number or literal, we do not
         "scalar-nul.json": b"\n9\x00\n",
         "array-number-nul.json": b"[1,23\x00]",
+        # found by the fuzzer: a name holding \u0000, echoed in a response message
+        "response-with-nul.json": b'{"apiVersion":"admission.k8s.io\\/v1","kind":"AdmissionReview","request":{"\\u0075id":"u\\u004d1","name":"a\\u003c\\u0000b\\u003e\\u0026c","nameserInfo":{"username":"\\u00e9t\\\\nb\\f\\r\\t\\u20ac","groups":["g\\u0031","\\ud834\\udd1e"]},"object":{"kind":"Pod","metadata":{"labels":{"\\u0122pp":"x^/y"},"annotations":{"rinReadySec:ondsk":"v\\u0000w"}}}}}',
     }
     for name, data in cases.items():
         if isinstance(data, str):
