@@ -375,102 +375,123 @@ out:
     return r >= 0;
 }
 
-/* Iterates the keys of an object field; the body of the loop dispatches on key.text and
- * sets r to -1 when a reader failed. */
-#define FOR_KEYS(d, o, k, r) while ((r = cg__scan_obj_next(&(d)->sc, &(o), &(k))) == 1)
+/* Reads the value of one key of an object into target, or skips it when the key is not one
+ * the reader wants. false = syntax error. */
+typedef bool (*key_fn)(struct dec *d, struct cg_str key, void *target);
+
+/* The keys of an open object, each handed to fn: 0 = the object closed, -1 = syntax error. */
+static int read_keys(struct dec *d, struct cg__scan_obj *o, key_fn fn, void *target)
+{
+    struct cg__scan_keyref k;
+    int r;
+    while ((r = cg__scan_obj_next(&d->sc, o, &k)) == 1) {
+        if (!fn(d, k.text, target))
+            return -1;
+    }
+    return r;
+}
+
+/* An object field read key by key by fn. Null (or a wrong type, recorded) leaves target as
+ * it is; *present, when given, is set once the field opens as an object. */
+static bool rd_fields(struct dec *d, const char *name, key_fn fn, void *target, bool *present)
+{
+    struct cg__scan_obj o;
+    int r;
+    enter(d, name);
+    r = obj_begin(d, &o);
+    if (r > 0) {
+        if (present != NULL)
+            *present = true;
+        r = read_keys(d, &o, fn, target);
+    }
+    leave(d);
+    return r >= 0;
+}
+
+/* An array field of objects: each element, which must be an object, is read by fn into a new
+ * zeroed element of elem bytes pushed on v. */
+static bool rd_objects(struct dec *d, const char *name, size_t elem, key_fn fn, struct vec *v)
+{
+    struct cg__scan_arr a;
+    int r;
+    enter(d, name);
+    r = arr_begin(d, &a, "an array of objects");
+    if (r <= 0)
+        goto out;
+    while ((r = cg__scan_arr_next(&d->sc, &a)) == 1) {
+        struct cg__scan_obj o;
+        enter_idx(d, v->n);
+        if (cur(d) != '{') {
+            r = wrong_type(d, "an object") ? 1 : -1;
+        } else {
+            void *e = vec_push(d, v, elem);
+            r = cg__scan_obj_open(&d->sc, &o) ? read_keys(d, &o, fn, e) : -1;
+        }
+        leave(d);
+        if (r < 0)
+            break;
+    }
+out:
+    leave(d);
+    return r >= 0;
+}
 
 /* ---- request parts ---- */
 
-static bool rd_gvk(struct dec *d, const char *name, struct cg_gvk *out)
+static bool gvk_key(struct dec *d, struct cg_str k, void *target)
 {
-    struct cg__scan_obj o;
-    struct cg__scan_keyref k;
-    int r;
-    enter(d, name);
-    r = obj_begin(d, &o);
-    if (r <= 0)
-        goto out;
-    FOR_KEYS(d, o, k, r)
-    {
-        bool ok;
-        if (key_is(k.text, "group"))
-            ok = rd_str(d, "group", &out->group);
-        else if (key_is(k.text, "version"))
-            ok = rd_str(d, "version", &out->version);
-        else if (key_is(k.text, "kind"))
-            ok = rd_str(d, "kind", &out->kind);
-        else
-            ok = cg__scan_skip(&d->sc);
-        if (!ok) {
-            r = -1;
-            break;
-        }
-    }
-out:
-    leave(d);
-    return r >= 0;
+    struct cg_gvk *out = target;
+    if (key_is(k, "group"))
+        return rd_str(d, "group", &out->group);
+    if (key_is(k, "version"))
+        return rd_str(d, "version", &out->version);
+    if (key_is(k, "kind"))
+        return rd_str(d, "kind", &out->kind);
+    return cg__scan_skip(&d->sc);
 }
 
-static bool rd_gvr(struct dec *d, const char *name, struct cg_gvr *out)
+static bool gvr_key(struct dec *d, struct cg_str k, void *target)
 {
-    struct cg__scan_obj o;
-    struct cg__scan_keyref k;
-    int r;
-    enter(d, name);
-    r = obj_begin(d, &o);
-    if (r <= 0)
-        goto out;
-    FOR_KEYS(d, o, k, r)
-    {
-        bool ok;
-        if (key_is(k.text, "group"))
-            ok = rd_str(d, "group", &out->group);
-        else if (key_is(k.text, "version"))
-            ok = rd_str(d, "version", &out->version);
-        else if (key_is(k.text, "resource"))
-            ok = rd_str(d, "resource", &out->resource);
-        else
-            ok = cg__scan_skip(&d->sc);
-        if (!ok) {
-            r = -1;
-            break;
-        }
-    }
-out:
-    leave(d);
-    return r >= 0;
+    struct cg_gvr *out = target;
+    if (key_is(k, "group"))
+        return rd_str(d, "group", &out->group);
+    if (key_is(k, "version"))
+        return rd_str(d, "version", &out->version);
+    if (key_is(k, "resource"))
+        return rd_str(d, "resource", &out->resource);
+    return cg__scan_skip(&d->sc);
 }
 
-static bool rd_user(struct dec *d, const char *name, struct cg_admission_request *req)
+static bool user_key(struct dec *d, struct cg_str k, void *target)
 {
-    struct cg__scan_obj o;
-    struct cg__scan_keyref k;
-    int r;
-    enter(d, name);
-    r = obj_begin(d, &o);
-    if (r <= 0)
-        goto out;
-    FOR_KEYS(d, o, k, r)
-    {
-        bool ok;
-        if (key_is(k.text, "username"))
-            ok = rd_str(d, "username", &req->username);
-        else if (key_is(k.text, "uid"))
-            ok = rd_str(d, "uid", &req->user_uid);
-        else if (key_is(k.text, "groups"))
-            ok = rd_strs(d, "groups", &req->groups);
-        else
-            ok = cg__scan_skip(&d->sc);
-        if (!ok) {
-            r = -1;
-            break;
-        }
-    }
-out:
-    leave(d);
-    return r >= 0;
+    struct cg_admission_request *req = target;
+    if (key_is(k, "username"))
+        return rd_str(d, "username", &req->username);
+    if (key_is(k, "uid"))
+        return rd_str(d, "uid", &req->user_uid);
+    if (key_is(k, "groups"))
+        return rd_strs(d, "groups", &req->groups);
+    return cg__scan_skip(&d->sc);
 }
 
+static bool owner_key(struct dec *d, struct cg_str k, void *target)
+{
+    struct cg_owner_ref *t = target;
+    if (key_is(k, "apiVersion"))
+        return rd_str(d, "apiVersion", &t->api_version);
+    if (key_is(k, "kind"))
+        return rd_str(d, "kind", &t->kind);
+    if (key_is(k, "name"))
+        return rd_str(d, "name", &t->name);
+    if (key_is(k, "uid"))
+        return rd_str(d, "uid", &t->uid);
+    if (key_is(k, "controller"))
+        return rd_bool(d, "controller", &t->controller);
+    return cg__scan_skip(&d->sc);
+}
+
+/* Only one owner is kept, so unlike rd_objects nothing is stored per element (and a null
+ * element is let pass). */
 static bool rd_owner_refs(struct dec *d, const char *name, struct cg_owner_ref *owner)
 {
     struct cg__scan_arr a;
@@ -483,30 +504,10 @@ static bool rd_owner_refs(struct dec *d, const char *name, struct cg_owner_ref *
     while ((r = cg__scan_arr_next(&d->sc, &a)) == 1) {
         struct cg_owner_ref t = {.present = true};
         struct cg__scan_obj o;
-        struct cg__scan_keyref k;
         enter_idx(d, idx++);
         r = obj_begin(d, &o);
         if (r > 0) {
-            FOR_KEYS(d, o, k, r)
-            {
-                bool ok;
-                if (key_is(k.text, "apiVersion"))
-                    ok = rd_str(d, "apiVersion", &t.api_version);
-                else if (key_is(k.text, "kind"))
-                    ok = rd_str(d, "kind", &t.kind);
-                else if (key_is(k.text, "name"))
-                    ok = rd_str(d, "name", &t.name);
-                else if (key_is(k.text, "uid"))
-                    ok = rd_str(d, "uid", &t.uid);
-                else if (key_is(k.text, "controller"))
-                    ok = rd_bool(d, "controller", &t.controller);
-                else
-                    ok = cg__scan_skip(&d->sc);
-                if (!ok) {
-                    r = -1;
-                    break;
-                }
-            }
+            r = read_keys(d, &o, owner_key, &t);
             /* The controlling owner wins; otherwise the first one. */
             if (r == 0 && (!owner->present || (!owner->controller && t.controller)))
                 *owner = t;
@@ -520,408 +521,184 @@ out:
     return r >= 0;
 }
 
-static bool rd_metadata(struct dec *d, const char *name, struct cg_object *obj)
+static bool metadata_key(struct dec *d, struct cg_str k, void *target)
 {
-    struct cg__scan_obj o;
-    struct cg__scan_keyref k;
-    int r;
-    enter(d, name);
-    r = obj_begin(d, &o);
-    if (r <= 0)
-        goto out;
-    obj->has_metadata = true;
-    FOR_KEYS(d, o, k, r)
-    {
-        bool ok;
-        struct cg_str t = k.text;
-        if (key_is(t, "name")) {
-            ok = rd_str(d, "name", &obj->name);
-        } else if (key_is(t, "generateName")) {
-            ok = rd_str(d, "generateName", &obj->generate_name);
-        } else if (key_is(t, "namespace")) {
-            ok = rd_str(d, "namespace", &obj->namespace_);
-        } else if (key_is(t, "uid")) {
-            ok = rd_str(d, "uid", &obj->uid);
-        } else if (key_is(t, "labels")) {
-            ok = rd_kvs(d, "labels", &obj->labels);
-        } else if (key_is(t, "annotations")) {
-            ok = rd_kvs(d, "annotations", &obj->annotations);
-        } else if (key_is(t, "finalizers")) {
-            ok = rd_strs(d, "finalizers", &obj->finalizers);
-        } else if (key_is(t, "deletionTimestamp")) {
-            struct cg_str ts = CG_STR_NULL;
-            ok = rd_str(d, "deletionTimestamp", &ts);
-            obj->deletion_timestamp_set = ts.p != NULL;
-        } else if (key_is(t, "ownerReferences")) {
-            ok = rd_owner_refs(d, "ownerReferences", &obj->owner);
-        } else {
-            ok = cg__scan_skip(&d->sc);
-        }
-        if (!ok) {
-            r = -1;
-            break;
-        }
+    struct cg_object *obj = target;
+    if (key_is(k, "name"))
+        return rd_str(d, "name", &obj->name);
+    if (key_is(k, "generateName"))
+        return rd_str(d, "generateName", &obj->generate_name);
+    if (key_is(k, "namespace"))
+        return rd_str(d, "namespace", &obj->namespace_);
+    if (key_is(k, "uid"))
+        return rd_str(d, "uid", &obj->uid);
+    if (key_is(k, "labels"))
+        return rd_kvs(d, "labels", &obj->labels);
+    if (key_is(k, "annotations"))
+        return rd_kvs(d, "annotations", &obj->annotations);
+    if (key_is(k, "finalizers"))
+        return rd_strs(d, "finalizers", &obj->finalizers);
+    if (key_is(k, "deletionTimestamp")) {
+        struct cg_str ts = CG_STR_NULL;
+        bool ok = rd_str(d, "deletionTimestamp", &ts);
+        obj->deletion_timestamp_set = ts.p != NULL;
+        return ok;
     }
-out:
-    leave(d);
-    return r >= 0;
+    if (key_is(k, "ownerReferences"))
+        return rd_owner_refs(d, "ownerReferences", &obj->owner);
+    return cg__scan_skip(&d->sc);
+}
+
+static bool container_key(struct dec *d, struct cg_str k, void *target)
+{
+    struct cg_container *c = target;
+    if (key_is(k, "name"))
+        return rd_str(d, "name", &c->name);
+    if (key_is(k, "readinessProbe"))
+        return rd_present_obj(d, "readinessProbe", &c->has_readiness_probe);
+    return cg__scan_skip(&d->sc);
 }
 
 static bool rd_containers(struct dec *d, const char *name, struct cg_containers *out)
 {
-    struct cg__scan_arr a;
     struct vec v = {0};
-    int r;
-    enter(d, name);
-    r = arr_begin(d, &a, "an array of objects");
-    if (r <= 0)
-        goto out;
-    while ((r = cg__scan_arr_next(&d->sc, &a)) == 1) {
-        struct cg__scan_obj o;
-        struct cg__scan_keyref k;
-        enter_idx(d, v.n);
-        if (cur(d) != '{') {
-            r = wrong_type(d, "an object") ? 1 : -1;
-        } else {
-            struct cg_container *c = vec_push(d, &v, sizeof(*c));
-            if (!cg__scan_obj_open(&d->sc, &o))
-                r = -1;
-            else
-                FOR_KEYS(d, o, k, r)
-                {
-                    bool ok;
-                    if (key_is(k.text, "name"))
-                        ok = rd_str(d, "name", &c->name);
-                    else if (key_is(k.text, "readinessProbe"))
-                        ok = rd_present_obj(d, "readinessProbe", &c->has_readiness_probe);
-                    else
-                        ok = cg__scan_skip(&d->sc);
-                    if (!ok) {
-                        r = -1;
-                        break;
-                    }
-                }
-        }
-        leave(d);
-        if (r < 0)
-            break;
-    }
-out:
+    bool ok = rd_objects(d, name, sizeof(struct cg_container), container_key, &v);
     out->items = (const struct cg_container *)v.p;
     out->n = v.n;
-    leave(d);
-    return r >= 0;
+    return ok;
+}
+
+/* A readiness gate is kept as its conditionType. */
+static bool gate_key(struct dec *d, struct cg_str k, void *target)
+{
+    if (key_is(k, "conditionType"))
+        return rd_str(d, "conditionType", target);
+    return cg__scan_skip(&d->sc);
 }
 
 static bool rd_gates(struct dec *d, const char *name, struct cg_strs *out)
 {
-    struct cg__scan_arr a;
     struct vec v = {0};
-    int r;
-    enter(d, name);
     out->present = true;
-    r = arr_begin(d, &a, "an array of objects");
-    if (r <= 0)
-        goto out;
-    while ((r = cg__scan_arr_next(&d->sc, &a)) == 1) {
-        struct cg__scan_obj o;
-        struct cg__scan_keyref k;
-        enter_idx(d, v.n);
-        if (cur(d) != '{') {
-            r = wrong_type(d, "an object") ? 1 : -1;
-        } else {
-            struct cg_str *s = vec_push(d, &v, sizeof(*s));
-            if (!cg__scan_obj_open(&d->sc, &o))
-                r = -1;
-            else
-                FOR_KEYS(d, o, k, r)
-                {
-                    bool ok;
-                    if (key_is(k.text, "conditionType"))
-                        ok = rd_str(d, "conditionType", s);
-                    else
-                        ok = cg__scan_skip(&d->sc);
-                    if (!ok) {
-                        r = -1;
-                        break;
-                    }
-                }
-        }
-        leave(d);
-        if (r < 0)
-            break;
-    }
-out:
+    bool ok = rd_objects(d, name, sizeof(struct cg_str), gate_key, &v);
     out->items = (const struct cg_str *)v.p;
     out->n = v.n;
-    leave(d);
-    return r >= 0;
+    return ok;
 }
 
-static bool rd_node_affinity(struct dec *d, const char *name, struct cg_pod_spec *ps)
+static bool node_affinity_key(struct dec *d, struct cg_str k, void *target)
 {
-    struct cg__scan_obj o;
-    struct cg__scan_keyref k;
-    int r;
-    enter(d, name);
-    r = obj_begin(d, &o);
-    if (r <= 0)
-        goto out;
-    ps->has_node_affinity = true;
-    FOR_KEYS(d, o, k, r)
-    {
-        bool ok;
-        if (key_is(k.text, "requiredDuringSchedulingIgnoredDuringExecution"))
-            ok = rd_present_obj(d, "requiredDuringSchedulingIgnoredDuringExecution",
-                                &ps->has_required_node_affinity);
-        else
-            ok = cg__scan_skip(&d->sc);
-        if (!ok) {
-            r = -1;
-            break;
-        }
-    }
-out:
-    leave(d);
-    return r >= 0;
+    struct cg_pod_spec *ps = target;
+    if (key_is(k, "requiredDuringSchedulingIgnoredDuringExecution"))
+        return rd_present_obj(d, "requiredDuringSchedulingIgnoredDuringExecution",
+                              &ps->has_required_node_affinity);
+    return cg__scan_skip(&d->sc);
 }
 
-static bool rd_affinity(struct dec *d, const char *name, struct cg_pod_spec *ps)
+static bool affinity_key(struct dec *d, struct cg_str k, void *target)
 {
-    struct cg__scan_obj o;
-    struct cg__scan_keyref k;
-    int r;
-    enter(d, name);
-    r = obj_begin(d, &o);
-    if (r <= 0)
-        goto out;
-    ps->has_affinity = true;
-    FOR_KEYS(d, o, k, r)
-    {
-        bool ok;
-        if (key_is(k.text, "nodeAffinity"))
-            ok = rd_node_affinity(d, "nodeAffinity", ps);
-        else
-            ok = cg__scan_skip(&d->sc);
-        if (!ok) {
-            r = -1;
-            break;
-        }
-    }
-out:
-    leave(d);
-    return r >= 0;
+    struct cg_pod_spec *ps = target;
+    if (key_is(k, "nodeAffinity"))
+        return rd_fields(d, "nodeAffinity", node_affinity_key, ps, &ps->has_node_affinity);
+    return cg__scan_skip(&d->sc);
 }
 
-/* A key of a pod spec: 1 = read, 0 = not a pod spec key, -1 = syntax error. */
-static int podspec_key(struct dec *d, struct cg_str t, struct cg_pod_spec *ps)
+static bool podspec_key(struct dec *d, struct cg_str k, void *target)
 {
-    bool ok;
-    if (key_is(t, "containers"))
-        ok = rd_containers(d, "containers", &ps->containers);
-    else if (key_is(t, "initContainers"))
-        ok = rd_containers(d, "initContainers", &ps->init_containers);
-    else if (key_is(t, "readinessGates"))
-        ok = rd_gates(d, "readinessGates", &ps->readiness_gates);
-    else if (key_is(t, "affinity"))
-        ok = rd_affinity(d, "affinity", ps);
-    else if (key_is(t, "nodeName"))
-        ok = rd_str(d, "nodeName", &ps->node_name);
-    else
-        return 0;
-    return ok ? 1 : -1;
+    struct cg_pod_spec *ps = target;
+    if (key_is(k, "containers"))
+        return rd_containers(d, "containers", &ps->containers);
+    if (key_is(k, "initContainers"))
+        return rd_containers(d, "initContainers", &ps->init_containers);
+    if (key_is(k, "readinessGates"))
+        return rd_gates(d, "readinessGates", &ps->readiness_gates);
+    if (key_is(k, "affinity"))
+        return rd_fields(d, "affinity", affinity_key, ps, &ps->has_affinity);
+    if (key_is(k, "nodeName"))
+        return rd_str(d, "nodeName", &ps->node_name);
+    return cg__scan_skip(&d->sc);
 }
 
-static bool rd_podspec(struct dec *d, const char *name, struct cg_pod_spec *ps)
+static bool template_meta_key(struct dec *d, struct cg_str k, void *target)
 {
-    struct cg__scan_obj o;
-    struct cg__scan_keyref k;
-    int r;
-    enter(d, name);
-    r = obj_begin(d, &o);
-    if (r <= 0)
-        goto out;
-    ps->present = true;
-    FOR_KEYS(d, o, k, r)
-    {
-        int p = podspec_key(d, k.text, ps);
-        if (p == 0)
-            p = cg__scan_skip(&d->sc) ? 1 : -1;
-        if (p < 0) {
-            r = -1;
-            break;
-        }
-    }
-out:
-    leave(d);
-    return r >= 0;
+    struct cg_object *obj = target;
+    if (key_is(k, "labels"))
+        return rd_kvs(d, "labels", &obj->template_labels);
+    if (key_is(k, "annotations"))
+        return rd_kvs(d, "annotations", &obj->template_annotations);
+    return cg__scan_skip(&d->sc);
 }
 
-static bool rd_template_meta(struct dec *d, const char *name, struct cg_object *obj)
+static bool template_key(struct dec *d, struct cg_str k, void *target)
 {
-    struct cg__scan_obj o;
-    struct cg__scan_keyref k;
-    int r;
-    enter(d, name);
-    r = obj_begin(d, &o);
-    if (r <= 0)
-        goto out;
-    FOR_KEYS(d, o, k, r)
-    {
-        bool ok;
-        if (key_is(k.text, "labels"))
-            ok = rd_kvs(d, "labels", &obj->template_labels);
-        else if (key_is(k.text, "annotations"))
-            ok = rd_kvs(d, "annotations", &obj->template_annotations);
-        else
-            ok = cg__scan_skip(&d->sc);
-        if (!ok) {
-            r = -1;
-            break;
-        }
-    }
-out:
-    leave(d);
-    return r >= 0;
+    struct cg_object *obj = target;
+    if (key_is(k, "metadata"))
+        return rd_fields(d, "metadata", template_meta_key, obj, NULL);
+    if (key_is(k, "spec"))
+        return rd_fields(d, "spec", podspec_key, &d->tmpl_pod, &d->tmpl_pod.present);
+    return cg__scan_skip(&d->sc);
 }
 
 static bool rd_template(struct dec *d, const char *name, struct cg_object *obj)
 {
-    struct cg__scan_obj o;
-    struct cg__scan_keyref k;
     size_t start = d->sc.i, ws_before = d->sc.ws_skipped;
-    int r;
-    enter(d, name);
-    r = obj_begin(d, &o);
-    if (r <= 0)
-        goto out;
-    obj->has_template = true;
-    FOR_KEYS(d, o, k, r)
-    {
-        bool ok;
-        if (key_is(k.text, "metadata"))
-            ok = rd_template_meta(d, "metadata", obj);
-        else if (key_is(k.text, "spec"))
-            ok = rd_podspec(d, "spec", &d->tmpl_pod);
-        else
-            ok = cg__scan_skip(&d->sc);
-        if (!ok) {
-            r = -1;
-            break;
-        }
-    }
-    if (r == 0) {
+    if (!rd_fields(d, name, template_key, obj, &obj->has_template))
+        return false;
+    if (obj->has_template) {
         /* The apiserver sends compact JSON: then the text is hashed as it is, in one pass. */
         const char *t = (const char *)d->sc.s + start;
         obj->template_digest = d->sc.ws_skipped == ws_before
                                    ? cg__digest_compact(t, d->sc.i - start)
                                    : cg_admission_digest_json(t, d->sc.i - start);
     }
-out:
-    leave(d);
-    return r >= 0;
+    return true;
 }
 
-static bool rd_rolling(struct dec *d, const char *name, struct cg_object *obj)
+static bool rolling_key(struct dec *d, struct cg_str k, void *target)
 {
-    struct cg__scan_obj o;
-    struct cg__scan_keyref k;
-    int r;
-    enter(d, name);
-    r = obj_begin(d, &o);
-    if (r <= 0)
-        goto out;
-    obj->has_rolling_update = true;
-    FOR_KEYS(d, o, k, r)
-    {
-        bool ok;
-        if (key_is(k.text, "maxSurge"))
-            ok = rd_intstr(d, "maxSurge", &obj->max_surge);
-        else if (key_is(k.text, "maxUnavailable"))
-            ok = rd_intstr(d, "maxUnavailable", &obj->max_unavailable);
-        else
-            ok = cg__scan_skip(&d->sc);
-        if (!ok) {
-            r = -1;
-            break;
-        }
-    }
-out:
-    leave(d);
-    return r >= 0;
+    struct cg_object *obj = target;
+    if (key_is(k, "maxSurge"))
+        return rd_intstr(d, "maxSurge", &obj->max_surge);
+    if (key_is(k, "maxUnavailable"))
+        return rd_intstr(d, "maxUnavailable", &obj->max_unavailable);
+    return cg__scan_skip(&d->sc);
 }
 
-static bool rd_strategy(struct dec *d, const char *name, struct cg_object *obj)
+static bool strategy_key(struct dec *d, struct cg_str k, void *target)
 {
-    struct cg__scan_obj o;
-    struct cg__scan_keyref k;
-    int r;
-    enter(d, name);
-    r = obj_begin(d, &o);
-    if (r <= 0)
-        goto out;
-    obj->has_strategy = true;
-    FOR_KEYS(d, o, k, r)
-    {
-        bool ok;
-        if (key_is(k.text, "type"))
-            ok = rd_str(d, "type", &obj->strategy_type);
-        else if (key_is(k.text, "rollingUpdate"))
-            ok = rd_rolling(d, "rollingUpdate", obj);
-        else
-            ok = cg__scan_skip(&d->sc);
-        if (!ok) {
-            r = -1;
-            break;
-        }
-    }
-out:
-    leave(d);
-    return r >= 0;
+    struct cg_object *obj = target;
+    if (key_is(k, "type"))
+        return rd_str(d, "type", &obj->strategy_type);
+    if (key_is(k, "rollingUpdate"))
+        return rd_fields(d, "rollingUpdate", rolling_key, obj, &obj->has_rolling_update);
+    return cg__scan_skip(&d->sc);
 }
 
 /* spec of any object: the Deployment fields and the pod spec fields are read side by side,
  * and finish_object keeps what the object's kind gives meaning to. */
+static bool spec_key(struct dec *d, struct cg_str k, void *target)
+{
+    struct cg_object *obj = target;
+    if (key_is(k, "replicas"))
+        return rd_int(d, "replicas", &obj->replicas);
+    if (key_is(k, "revisionHistoryLimit"))
+        return rd_int(d, "revisionHistoryLimit", &obj->revision_history_limit);
+    if (key_is(k, "progressDeadlineSeconds"))
+        return rd_int(d, "progressDeadlineSeconds", &obj->progress_deadline_seconds);
+    if (key_is(k, "minReadySeconds"))
+        return rd_int(d, "minReadySeconds", &obj->min_ready_seconds);
+    if (key_is(k, "strategy"))
+        return rd_fields(d, "strategy", strategy_key, obj, &obj->has_strategy);
+    if (key_is(k, "template"))
+        return rd_template(d, "template", obj);
+    return podspec_key(d, k, &obj->pod);
+}
+
 static bool rd_spec(struct dec *d, const char *name, struct cg_object *obj)
 {
-    struct cg__scan_obj o;
-    struct cg__scan_keyref k;
-    int r;
-    enter(d, name);
-    r = obj_begin(d, &o);
-    if (r <= 0)
-        goto out;
-    obj->has_spec = true;
-    obj->pod.present = true;
-    FOR_KEYS(d, o, k, r)
-    {
-        bool ok;
-        struct cg_str t = k.text;
-        int p = podspec_key(d, t, &obj->pod);
-        if (p != 0)
-            ok = p > 0;
-        else if (key_is(t, "replicas"))
-            ok = rd_int(d, "replicas", &obj->replicas);
-        else if (key_is(t, "revisionHistoryLimit"))
-            ok = rd_int(d, "revisionHistoryLimit", &obj->revision_history_limit);
-        else if (key_is(t, "progressDeadlineSeconds"))
-            ok = rd_int(d, "progressDeadlineSeconds", &obj->progress_deadline_seconds);
-        else if (key_is(t, "minReadySeconds"))
-            ok = rd_int(d, "minReadySeconds", &obj->min_ready_seconds);
-        else if (key_is(t, "strategy"))
-            ok = rd_strategy(d, "strategy", obj);
-        else if (key_is(t, "template"))
-            ok = rd_template(d, "template", obj);
-        else
-            ok = cg__scan_skip(&d->sc);
-        if (!ok) {
-            r = -1;
-            break;
-        }
-    }
-out:
-    leave(d);
-    return r >= 0;
+    bool ok = rd_fields(d, name, spec_key, obj, &obj->has_spec);
+    obj->pod.present = obj->has_spec;
+    return ok;
 }
 
 /* A Pod's own spec is its pod spec and it has no Deployment fields; any other kind takes
@@ -939,123 +716,100 @@ static void finish_object(struct cg_object *obj, const struct cg_pod_spec *tmpl_
     obj->pod = *tmpl_pod;
 }
 
+static bool object_key(struct dec *d, struct cg_str k, void *target)
+{
+    struct cg_object *obj = target;
+    if (key_is(k, "metadata"))
+        return rd_fields(d, "metadata", metadata_key, obj, &obj->has_metadata);
+    if (key_is(k, "spec"))
+        return rd_spec(d, "spec", obj);
+    if (key_is(k, "kind"))
+        return rd_str(d, "kind", &obj->kind);
+    if (key_is(k, "apiVersion"))
+        return rd_str(d, "apiVersion", &obj->api_version);
+    return cg__scan_skip(&d->sc);
+}
+
 static bool rd_object(struct dec *d, const char *name, struct cg_object *obj,
                       struct cg_pod_spec *tmpl_pod)
 {
-    struct cg__scan_obj o;
-    struct cg__scan_keyref k;
-    int r;
-    enter(d, name);
     memset(&d->tmpl_pod, 0, sizeof(d->tmpl_pod));
-    r = obj_begin(d, &o);
-    if (r <= 0)
-        goto out;
-    obj->present = true;
-    FOR_KEYS(d, o, k, r)
-    {
-        bool ok;
-        struct cg_str t = k.text;
-        if (key_is(t, "metadata"))
-            ok = rd_metadata(d, "metadata", obj);
-        else if (key_is(t, "spec"))
-            ok = rd_spec(d, "spec", obj);
-        else if (key_is(t, "kind"))
-            ok = rd_str(d, "kind", &obj->kind);
-        else if (key_is(t, "apiVersion"))
-            ok = rd_str(d, "apiVersion", &obj->api_version);
-        else
-            ok = cg__scan_skip(&d->sc);
-        if (!ok) {
-            r = -1;
-            break;
-        }
-    }
+    bool ok = rd_fields(d, name, object_key, obj, &obj->present);
     *tmpl_pod = d->tmpl_pod;
-out:
-    leave(d);
-    return r >= 0;
+    return ok;
 }
 
-static bool rd_request(struct dec *d, const char *name, struct cg_admission_request *req,
-                       bool *present, struct cg_pod_spec tmpl[2])
+/* What the review gives besides the request's own fields. */
+struct review {
+    struct cg_admission_request *req;
+    struct cg_str kind;
+    bool has_request;
+    /* spec.template.spec of object and oldObject. */
+    struct cg_pod_spec tmpl[2];
+};
+
+static bool request_key(struct dec *d, struct cg_str k, void *target)
 {
-    struct cg__scan_obj o;
-    struct cg__scan_keyref k;
-    int r;
-    enter(d, name);
+    struct review *rv = target;
+    struct cg_admission_request *req = rv->req;
+    if (key_is(k, "uid"))
+        return rd_str(d, "uid", &req->uid);
+    if (key_is(k, "kind"))
+        return rd_fields(d, "kind", gvk_key, &req->kind, NULL);
+    if (key_is(k, "resource"))
+        return rd_fields(d, "resource", gvr_key, &req->resource, NULL);
+    if (key_is(k, "subResource"))
+        return rd_str(d, "subResource", &req->sub_resource);
+    if (key_is(k, "requestKind"))
+        return rd_fields(d, "requestKind", gvk_key, &req->request_kind, NULL);
+    if (key_is(k, "name"))
+        return rd_str(d, "name", &req->name);
+    if (key_is(k, "namespace"))
+        return rd_str(d, "namespace", &req->namespace_);
+    if (key_is(k, "operation"))
+        return rd_str(d, "operation", &req->operation_raw);
+    if (key_is(k, "userInfo"))
+        return rd_fields(d, "userInfo", user_key, req, NULL);
+    if (key_is(k, "object"))
+        return rd_object(d, "object", &req->object, &rv->tmpl[0]);
+    if (key_is(k, "oldObject"))
+        return rd_object(d, "oldObject", &req->old_object, &rv->tmpl[1]);
+    if (key_is(k, "dryRun"))
+        return rd_bool(d, "dryRun", &req->dry_run);
+    return cg__scan_skip(&d->sc);
+}
+
+static bool rd_request(struct dec *d, const char *name, struct review *rv)
+{
     if (cur(d) == 'n') {
-        sem(d, d->sc.i, "expected an object, got null");
-        r = skip_null(d) ? 0 : -1;
-        goto out;
-    }
-    r = obj_begin(d, &o);
-    if (r <= 0)
-        goto out;
-    *present = true;
-    FOR_KEYS(d, o, k, r)
-    {
+        /* Unlike the objects inside it, the request must not be null. */
         bool ok;
-        struct cg_str t = k.text;
-        if (key_is(t, "uid")) {
-            ok = rd_str(d, "uid", &req->uid);
-        } else if (key_is(t, "kind")) {
-            ok = rd_gvk(d, "kind", &req->kind);
-        } else if (key_is(t, "resource")) {
-            ok = rd_gvr(d, "resource", &req->resource);
-        } else if (key_is(t, "subResource")) {
-            ok = rd_str(d, "subResource", &req->sub_resource);
-        } else if (key_is(t, "requestKind")) {
-            ok = rd_gvk(d, "requestKind", &req->request_kind);
-        } else if (key_is(t, "name")) {
-            ok = rd_str(d, "name", &req->name);
-        } else if (key_is(t, "namespace")) {
-            ok = rd_str(d, "namespace", &req->namespace_);
-        } else if (key_is(t, "operation")) {
-            ok = rd_str(d, "operation", &req->operation_raw);
-        } else if (key_is(t, "userInfo")) {
-            ok = rd_user(d, "userInfo", req);
-        } else if (key_is(t, "object")) {
-            ok = rd_object(d, "object", &req->object, &tmpl[0]);
-        } else if (key_is(t, "oldObject")) {
-            ok = rd_object(d, "oldObject", &req->old_object, &tmpl[1]);
-        } else if (key_is(t, "dryRun")) {
-            ok = rd_bool(d, "dryRun", &req->dry_run);
-        } else {
-            ok = cg__scan_skip(&d->sc);
-        }
-        if (!ok) {
-            r = -1;
-            break;
-        }
+        enter(d, name);
+        sem(d, d->sc.i, "expected an object, got null");
+        ok = skip_null(d);
+        leave(d);
+        return ok;
     }
-out:
-    leave(d);
-    return r >= 0;
+    return rd_fields(d, name, request_key, rv, &rv->has_request);
 }
 
-static bool rd_root(struct dec *d, struct cg_admission_request *req, struct cg_str *kind,
-                    bool *has_request, struct cg_pod_spec tmpl[2])
+static bool root_key(struct dec *d, struct cg_str k, void *target)
+{
+    struct review *rv = target;
+    if (key_is(k, "apiVersion"))
+        return rd_str(d, "apiVersion", &rv->req->api_version);
+    if (key_is(k, "kind"))
+        return rd_str(d, "kind", &rv->kind);
+    if (key_is(k, "request"))
+        return rd_request(d, "request", rv);
+    return cg__scan_skip(&d->sc);
+}
+
+/* The top level, known to start with '{'. */
+static bool rd_root(struct dec *d, struct review *rv)
 {
     struct cg__scan_obj o;
-    struct cg__scan_keyref k;
-    int r;
-    if (!cg__scan_obj_open(&d->sc, &o))
-        return false;
-    FOR_KEYS(d, o, k, r)
-    {
-        bool ok;
-        if (key_is(k.text, "apiVersion"))
-            ok = rd_str(d, "apiVersion", &req->api_version);
-        else if (key_is(k.text, "kind"))
-            ok = rd_str(d, "kind", kind);
-        else if (key_is(k.text, "request"))
-            ok = rd_request(d, "request", req, has_request, tmpl);
-        else
-            ok = cg__scan_skip(&d->sc);
-        if (!ok)
-            return false;
-    }
-    return r == 0;
+    return cg__scan_obj_open(&d->sc, &o) && read_keys(d, &o, root_key, rv) == 0;
 }
 
 static enum cg_operation operation_of(struct cg_str s)
@@ -1084,12 +838,10 @@ enum cg_status cg_admission_decode(const char *body, size_t len, struct cg_arena
     enum cg_status st = CG_OK;
     struct dec dstore;
     struct dec *d = &dstore;
-    struct cg_str kind = CG_STR_NULL;
-    bool has_request = false, is_object;
-    struct cg_pod_spec tmpl[2];
+    struct review rv = {.req = out};
+    bool is_object;
 
     memset(out, 0, sizeof(*out));
-    memset(tmpl, 0, sizeof(tmpl));
     cg_err_clear(err);
     d->arena = arena;
     d->np = 0;
@@ -1102,7 +854,7 @@ enum cg_status cg_admission_decode(const char *body, size_t len, struct cg_arena
         goto out;
     }
     is_object = c == '{';
-    bool ok = is_object ? rd_root(d, out, &kind, &has_request, tmpl) : cg__scan_skip(&d->sc);
+    bool ok = is_object ? rd_root(d, &rv) : cg__scan_skip(&d->sc);
     if (ok && cg__scan_peek(&d->sc) >= 0)
         ok = cg__scan_fail(&d->sc, d->sc.i, "unexpected data after the JSON value");
     if (!ok) {
@@ -1130,14 +882,14 @@ enum cg_status cg_admission_decode(const char *body, size_t len, struct cg_arena
                               shown_len(out->api_version), out->api_version.p);
         goto out;
     }
-    if (!cg_str_eq_c(kind, "AdmissionReview")) {
-        st = kind.n == 0
+    if (!cg_str_eq_c(rv.kind, "AdmissionReview")) {
+        st = rv.kind.n == 0
                  ? cg_err_set(err, CG_EINVAL, "kind: missing (expected \"AdmissionReview\")")
                  : cg_err_set(err, CG_EINVAL, "kind: expected \"AdmissionReview\", got \"%.*s\"",
-                              shown_len(kind), kind.p);
+                              shown_len(rv.kind), rv.kind.p);
         goto out;
     }
-    if (!has_request) {
+    if (!rv.has_request) {
         st = cg_err_set(err, CG_EINVAL,
                         "request: missing (an AdmissionReview request is "
                         "expected)");
@@ -1152,8 +904,8 @@ enum cg_status cg_admission_decode(const char *body, size_t len, struct cg_arena
         goto out;
     }
     out->operation = operation_of(out->operation_raw);
-    finish_object(&out->object, &tmpl[0], out->kind.kind);
-    finish_object(&out->old_object, &tmpl[1], out->kind.kind);
+    finish_object(&out->object, &rv.tmpl[0], out->kind.kind);
+    finish_object(&out->old_object, &rv.tmpl[1], out->kind.kind);
 out:
     cg__scan_dispose(&d->sc);
     if (st != CG_OK && err != NULL)
