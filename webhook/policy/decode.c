@@ -595,7 +595,7 @@ static enum cg_status decode_group(struct ctx *c, const struct cg_ynode *e, cons
     if (e->n != 2)
         return fail(c, e, "%s: a group is exactly one of perCell, percent or rest", p);
     const struct cg_ynode *k = e->items[0], *v = e->items[1];
-    long long x;
+    long long x = 0;
     subpath(q, p, k->value);
     if (strcmp(k->value, "perCell") == 0) {
         if ((st = get_int(c, v, q, 1, 100000, &x)))
@@ -706,7 +706,7 @@ static enum cg_status decode_check(struct ctx *c, const struct cg_ynode *e, cons
         return get_duration(c, v, q, 1, 86400, &out->duration_seconds);
     }
     if (strcmp(kind_key->value, "restarts") == 0) {
-        long long max;
+        long long max = 0;
         out->kind = CG_CHECK_RESTARTS;
         if ((st = expect_map(c, v, q)) || (st = check_keys(c, v, q, restart_keys)))
             return st;
