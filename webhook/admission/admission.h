@@ -171,7 +171,7 @@ struct cg_admission_response {
     struct cg_str api_version; /* echoed from the request; "admission.k8s.io/v1" if empty */
     struct cg_str uid;
     bool allowed;
-    int status_code;           /* on denial (e.g. 403, 429); 0 = omit status */
+    int status_code; /* on denial (e.g. 403, 429); 0 = omit status */
     struct cg_str status_message;
     struct cg_str status_reason; /* optional metav1.StatusReason */
     struct cg_str warnings[CG_ADMISSION_MAX_WARNINGS];

@@ -38,8 +38,8 @@ enum cg_status cg_base64_decode(const char *src, size_t n, struct cg_buf *out)
     enum cg_status st = cg_buf_reserve(out, n / 4 * 3);
     if (st != CG_OK)
         return st;
-    int w = EVP_DecodeBlock((unsigned char *)out->data + out->len, (const unsigned char *)src,
-                            (int)n);
+    int w =
+        EVP_DecodeBlock((unsigned char *)out->data + out->len, (const unsigned char *)src, (int)n);
     if (w < 0)
         return CG_EPARSE;
     /* EVP_DecodeBlock counts the padding bytes as zeros: drop them. */

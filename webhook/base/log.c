@@ -79,8 +79,8 @@ void cg_log_begin(struct cg_log_line *l, enum cg_log_level level, const char *ms
     char head[96];
     int n = snprintf(head, sizeof(head),
                      "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\",\"msg\":\"",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, names[level]);
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, names[level]);
     put(l, head, (size_t)n);
     put_escaped(l, msg, strlen(msg));
     put(l, "\"", 1);

@@ -19,8 +19,8 @@
 struct cg_plan {
     int64_t replicas;
     size_t n_groups, n_cells;
-    uint32_t cell_target[CG_PLAN_MAX_CELLS];                /* pods per cell in all */
-    uint32_t pods[CG_PLAN_MAX_GROUPS][CG_PLAN_MAX_CELLS];   /* pods group g adds in cell c */
+    uint32_t cell_target[CG_PLAN_MAX_CELLS];              /* pods per cell in all */
+    uint32_t pods[CG_PLAN_MAX_GROUPS][CG_PLAN_MAX_CELLS]; /* pods group g adds in cell c */
     uint32_t group_total[CG_PLAN_MAX_GROUPS];
 };
 

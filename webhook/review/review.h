@@ -29,10 +29,10 @@ void cg_review_scratch_dispose(struct cg_review_scratch *s);
 /* What happened, for the log line and the metrics. Strings are borrowed from the body or
  * the scratch and valid until the next review on the same scratch. */
 struct cg_review_outcome {
-    int http_status;       /* 200 with an AdmissionReview; 400 with a plain-text reason */
-    const char *decision;  /* "allowed", "patched", "denied", "warned", "audited", "error" */
-    const char *error;     /* metrics reason on http_status != 200 ("malformed_json", ...) */
-    const char *policy;    /* name of the deciding policy, or NULL */
+    int http_status;      /* 200 with an AdmissionReview; 400 with a plain-text reason */
+    const char *decision; /* "allowed", "patched", "denied", "warned", "audited", "error" */
+    const char *error;    /* metrics reason on http_status != 200 ("malformed_json", ...) */
+    const char *policy;   /* name of the deciding policy, or NULL */
     struct cg_str uid, kind, namespace_, name, operation, user;
     bool dry_run;
 };
@@ -40,9 +40,8 @@ struct cg_review_outcome {
 /* Runs one review. Always produces a response in out (an AdmissionReview for 200, a
  * one-line reason for 400) and returns CG_OK, except when out cannot hold it (CG_ETOOBIG).
  * set may be NULL (no policies: everything is allowed untouched). now is unix seconds. */
-enum cg_status cg_review_run(const struct cg_policy_set *set, enum cg_review_path path,
-                             int64_t now, const char *body, size_t len,
-                             struct cg_review_scratch *scratch, struct cg_buf *out,
-                             struct cg_review_outcome *outcome);
+enum cg_status cg_review_run(const struct cg_policy_set *set, enum cg_review_path path, int64_t now,
+                             const char *body, size_t len, struct cg_review_scratch *scratch,
+                             struct cg_buf *out, struct cg_review_outcome *outcome);
 
 #endif
