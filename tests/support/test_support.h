@@ -1,5 +1,6 @@
 /* Helpers shared by the test binaries: fixture paths, whole-file reads, jansson's
- * allocator routed through cmocka's so a missed json_decref fails the test by name. */
+ * allocator routed through cmocka's so a missed json_decref fails the test by name, scratch
+ * directories and child processes. */
 #ifndef CG_TEST_SUPPORT_H
 #define CG_TEST_SUPPORT_H
 
@@ -13,5 +14,24 @@ char *cg_test_read_fixture(const char *rel, size_t *len);
 const char *cg_test_fixture_path(const char *rel);
 /* Makes jansson allocate with cmocka's test_malloc/test_free for the rest of the binary. */
 void cg_test_jansson_use_cmocka(void);
+
+/* A scratch directory under /tmp for one test. */
+struct cg_test_dir {
+    char dir[64];
+    char buf[4][512]; /* results of cg_test_path, reused in turn */
+    int i;
+};
+
+/* Creates /tmp/<prefix>-XXXXXX (aborts the test if it cannot). Fits a cmocka setup. */
+struct cg_test_dir *cg_test_dir_create(const char *prefix);
+/* Removes the directory with everything in it, and frees d. Accepts NULL. */
+void cg_test_dir_destroy(struct cg_test_dir *d);
+/* "dir/rel" in one of d's four buffers: valid until the fourth call after; rel may be an
+ * earlier result. */
+const char *cg_test_path(struct cg_test_dir *d, const char *rel);
+/* Writes text to path, replacing the file (aborts the test if it cannot). */
+void cg_test_write_file(const char *path, const char *text);
+/* Runs argv[0] (a path) with argv and returns its exit code, -1 if it did not exit. */
+int cg_test_spawn(const char *const *argv);
 
 #endif

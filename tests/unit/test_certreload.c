@@ -3,7 +3,6 @@
  * is swapped atomically). TLS handshakes run over in-memory BIO pairs, so the test sees
  * which certificate a new or an existing connection presents without any socket. */
 #include <setjmp.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -22,75 +20,44 @@
 #include "server/tls.h"
 #include "test_support.h"
 
-extern char **environ;
-
-static int run(const char *const *argv)
-{
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], NULL, NULL, (char *const *)argv, environ);
-    assert_int_equal(rc, 0);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-struct fx {
-    char dir[64];
-};
-
 static int setup(void **state)
 {
-    struct fx *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/cg-certreload-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    *state = f;
+    *state = cg_test_dir_create("cg-certreload");
     return 0;
 }
 
 static int teardown(void **state)
 {
-    struct fx *f = *state;
-    const char *argv[] = {"/bin/rm", "-rf", f->dir, NULL};
-    run(argv);
-    free(f);
+    cg_test_dir_destroy(*state);
     return 0;
 }
 
-static const char *path_in(struct fx *f, const char *rel)
-{
-    static char buf[4][512];
-    static int i;
-    i = (i + 1) % 4;
-    snprintf(buf[i], sizeof(buf[i]), "%s/%s", f->dir, rel);
-    return buf[i];
-}
-
 /* gen-dev-certs into dir/sub; with reuse_from, the CA of that directory signs. */
-static void gen(struct fx *f, const char *sub, const char *reuse_from)
+static void gen(struct cg_test_dir *f, const char *sub, const char *reuse_from)
 {
     char out[512];
     snprintf(out, sizeof(out), "%s/%s", f->dir, sub);
     if (reuse_from != NULL) {
         mkdir(out, 0755);
-        const char *cp[] = {"/bin/cp", path_in(f, reuse_from), out, NULL};
+        const char *cp[] = {"/bin/cp", cg_test_path(f, reuse_from), out, NULL};
         char ca[512], key[512];
         snprintf(ca, sizeof(ca), "%s/%s/ca.crt", f->dir, reuse_from);
         snprintf(key, sizeof(key), "%s/%s/ca.key", f->dir, reuse_from);
         cp[1] = ca;
-        assert_int_equal(run(cp), 0);
+        assert_int_equal(cg_test_spawn(cp), 0);
         cp[1] = key;
-        assert_int_equal(run(cp), 0);
+        assert_int_equal(cg_test_spawn(cp), 0);
         const char *argv[] = {
             CG_SOURCE_DIR "/certs/gen-dev-certs", "-q", "--force", "--reuse-ca", "-o", out, NULL};
-        assert_int_equal(run(argv), 0);
+        assert_int_equal(cg_test_spawn(argv), 0);
     } else {
         const char *argv[] = {CG_SOURCE_DIR "/certs/gen-dev-certs", "-q", "-o", out, NULL};
-        assert_int_equal(run(argv), 0);
+        assert_int_equal(cg_test_spawn(argv), 0);
     }
 }
 
 /* Points dir/..data at sub atomically (a new link renamed over the old one). */
-static void swap_data(struct fx *f, const char *sub)
+static void swap_data(struct cg_test_dir *f, const char *sub)
 {
     char tmp[512], data[512];
     snprintf(tmp, sizeof(tmp), "%s/..data_tmp", f->dir);
@@ -100,18 +67,10 @@ static void swap_data(struct fx *f, const char *sub)
     assert_int_equal(rename(tmp, data), 0);
 }
 
-static void mount_layout(struct fx *f)
+static void mount_layout(struct cg_test_dir *f)
 {
-    assert_int_equal(symlink("..data/tls.crt", path_in(f, "tls.crt")), 0);
-    assert_int_equal(symlink("..data/tls.key", path_in(f, "tls.key")), 0);
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
+    assert_int_equal(symlink("..data/tls.crt", cg_test_path(f, "tls.crt")), 0);
+    assert_int_equal(symlink("..data/tls.key", cg_test_path(f, "tls.key")), 0);
 }
 
 /* Handshake client <-> server over a BIO pair; returns the serial the client saw (hex,
@@ -161,19 +120,19 @@ static char *handshake_ctx(SSL_CTX *ctx, const char *ca_file)
 
 static void test_load_good_pair(void **state)
 {
-    struct fx *f = *state;
+    struct cg_test_dir *f = *state;
     gen(f, "a", NULL);
     SSL_CTX *ctx = NULL;
     char serial[80] = "";
     struct cg_err err;
-    assert_int_equal(cg_tls_ctx_load(path_in(f, "a/tls.crt"), path_in(f, "a/tls.key"), false, &ctx,
-                                     serial, sizeof(serial), &err),
+    assert_int_equal(cg_tls_ctx_load(cg_test_path(f, "a/tls.crt"), cg_test_path(f, "a/tls.key"),
+                                     false, &ctx, serial, sizeof(serial), &err),
                      CG_OK);
     assert_non_null(ctx);
     assert_true(strlen(serial) > 0);
     assert_true(SSL_CTX_get_min_proto_version(ctx) == TLS1_2_VERSION);
     assert_true(SSL_CTX_get_options(ctx) & SSL_OP_NO_TICKET);
-    char *seen = handshake_ctx(ctx, path_in(f, "a/ca.crt"));
+    char *seen = handshake_ctx(ctx, cg_test_path(f, "a/ca.crt"));
     assert_string_equal(seen, serial);
     free(seen);
     SSL_CTX_free(ctx);
@@ -192,18 +151,18 @@ static void expect_load_error(const char *cert, const char *key, const char *nee
 
 static void test_load_bad_pairs(void **state)
 {
-    struct fx *f = *state;
+    struct cg_test_dir *f = *state;
     gen(f, "a", NULL);
     gen(f, "b", NULL);
-    write_file(path_in(f, "garbage.pem"), "not a certificate\n");
-    write_file(path_in(f, "empty.pem"), "");
-    expect_load_error(path_in(f, "a/tls.crt"), path_in(f, "b/tls.key"), "does not match");
-    expect_load_error(path_in(f, "missing.crt"), path_in(f, "a/tls.key"), "missing.crt");
-    expect_load_error(path_in(f, "garbage.pem"), path_in(f, "a/tls.key"), "garbage.pem");
-    expect_load_error(path_in(f, "a/tls.crt"), path_in(f, "garbage.pem"), "key");
-    expect_load_error(path_in(f, "a/tls.crt"), path_in(f, "empty.pem"), "empty.pem");
+    cg_test_write_file(cg_test_path(f, "garbage.pem"), "not a certificate\n");
+    cg_test_write_file(cg_test_path(f, "empty.pem"), "");
+    expect_load_error(cg_test_path(f, "a/tls.crt"), cg_test_path(f, "b/tls.key"), "does not match");
+    expect_load_error(cg_test_path(f, "missing.crt"), cg_test_path(f, "a/tls.key"), "missing.crt");
+    expect_load_error(cg_test_path(f, "garbage.pem"), cg_test_path(f, "a/tls.key"), "garbage.pem");
+    expect_load_error(cg_test_path(f, "a/tls.crt"), cg_test_path(f, "garbage.pem"), "key");
+    expect_load_error(cg_test_path(f, "a/tls.crt"), cg_test_path(f, "empty.pem"), "empty.pem");
     /* A key file given as the certificate. */
-    expect_load_error(path_in(f, "a/tls.key"), path_in(f, "a/tls.key"), "certificate");
+    expect_load_error(cg_test_path(f, "a/tls.key"), cg_test_path(f, "a/tls.key"), "certificate");
 }
 
 static char *published_serial(struct cg_tls_store *s, const char *ca)
@@ -226,20 +185,21 @@ static char *describe(struct cg_tls_store *s)
 
 static void test_store_rotation(void **state)
 {
-    struct fx *f = *state;
+    struct cg_test_dir *f = *state;
     gen(f, "v1", NULL);
     gen(f, "v2", "v1"); /* same CA, new serving pair */
     gen(f, "v3", "v1");
     gen(f, "v4", "v1");
     /* v3 becomes a bad pair: v3's certificate with v2's key. */
-    const char *cp[] = {"/bin/cp", path_in(f, "v2/tls.key"), path_in(f, "v3/tls.key"), NULL};
-    assert_int_equal(run(cp), 0);
-    const char *ca = path_in(f, "v1/ca.crt");
+    const char *cp[] = {"/bin/cp", cg_test_path(f, "v2/tls.key"), cg_test_path(f, "v3/tls.key"),
+                        NULL};
+    assert_int_equal(cg_test_spawn(cp), 0);
+    const char *ca = cg_test_path(f, "v1/ca.crt");
     swap_data(f, "v1");
     mount_layout(f);
 
     struct cg_tls_store s;
-    cg_tls_store_init(&s, path_in(f, "tls.crt"), path_in(f, "tls.key"), false);
+    cg_tls_store_init(&s, cg_test_path(f, "tls.crt"), cg_test_path(f, "tls.key"), false);
     assert_false(cg_tls_store_ready(&s));
     char *d = describe(&s);
     assert_non_null(strstr(d, "not loaded"));
@@ -310,10 +270,10 @@ static void test_store_rotation(void **state)
 
 static void test_store_missing_files(void **state)
 {
-    struct fx *f = *state;
+    struct cg_test_dir *f = *state;
     struct cg_tls_store s;
     struct cg_err err;
-    cg_tls_store_init(&s, path_in(f, "nope.crt"), path_in(f, "nope.key"), true);
+    cg_tls_store_init(&s, cg_test_path(f, "nope.crt"), cg_test_path(f, "nope.key"), true);
     assert_int_equal(cg_tls_store_reload(&s, false, &err), CG_RELOAD_FAILED);
     assert_non_null(strstr(err.msg, "nope.crt"));
     assert_false(cg_tls_store_ready(&s));
@@ -323,8 +283,8 @@ static void test_store_missing_files(void **state)
     free(d);
     /* The files appear (with HTTP/2 offered): loaded on the next poll. */
     gen(f, "late", NULL);
-    assert_int_equal(rename(path_in(f, "late/tls.crt"), path_in(f, "nope.crt")), 0);
-    assert_int_equal(rename(path_in(f, "late/tls.key"), path_in(f, "nope.key")), 0);
+    assert_int_equal(rename(cg_test_path(f, "late/tls.crt"), cg_test_path(f, "nope.crt")), 0);
+    assert_int_equal(rename(cg_test_path(f, "late/tls.key"), cg_test_path(f, "nope.key")), 0);
     assert_int_equal(cg_tls_store_reload(&s, false, &err), CG_RELOAD_DONE);
     assert_true(cg_tls_store_ready(&s));
     cg_tls_store_dispose(&s);

@@ -133,35 +133,52 @@ static void assert_same(const char *who, const json_t *got, const json_t *want)
     fail_msg("%s: patched object differs from the expected one", who);
 }
 
-/* Builds the patch with the builder, checks it applies to obj with node and with our applier
- * to exactly want. Consumes obj and want. */
-static void check_case(const char *name, json_t *obj, const struct cg_patch *p, json_t *want)
+/* One case: the object, the expected result (a copy of the object the case edits), and the
+ * patch the case builds with the builder. */
+struct pcase {
+    json_t *obj;
+    json_t *want;
+    struct cg_patch p;
+};
+
+/* Takes obj; the patch may grow to cap bytes. */
+static void case_init(struct pcase *c, json_t *obj, size_t cap)
+{
+    c->obj = obj;
+    c->want = json_deep_copy(obj);
+    cg_patch_init(&c->p, cap);
+}
+
+/* Checks the built patch applies to obj with node and with our applier to exactly want, then
+ * disposes the case. */
+static void check_case(struct pcase *c, const char *name)
 {
     check_node_installed();
-    struct cg_str t = cg_patch_text(p);
+    struct cg_str t = cg_patch_text(&c->p);
     assert_true(t.n > 0);
     json_error_t jerr;
     json_t *patch = json_loadb(t.p, t.n, 0, &jerr);
     if (patch == NULL)
         fail_msg("%s: the builder wrote invalid JSON (%s): %.*s", name, jerr.text, (int)t.n, t.p);
 
-    json_t *by_node = node_apply(obj, patch);
+    json_t *by_node = node_apply(c->obj, patch);
     if (by_node == NULL)
         fail_msg("%s: fast-json-patch rejected the patch: %.*s", name, (int)t.n, t.p);
-    assert_same("fast-json-patch", by_node, want);
+    assert_same("fast-json-patch", by_node, c->want);
 
-    json_t *ours = json_deep_copy(obj);
+    json_t *ours = json_deep_copy(c->obj);
     struct cg_err err;
     enum cg_status st = cg_jsonpatch_apply(&ours, patch, &err);
     if (st != CG_OK)
         fail_msg("%s: cg_jsonpatch_apply: %s", name, err.msg);
-    assert_same("cg_jsonpatch_apply", ours, want);
+    assert_same("cg_jsonpatch_apply", ours, c->want);
 
     json_decref(ours);
     json_decref(by_node);
     json_decref(patch);
-    json_decref(want);
-    json_decref(obj);
+    json_decref(c->want);
+    json_decref(c->obj);
+    cg_patch_dispose(&c->p);
 }
 
 static json_t *pod(void)
@@ -178,72 +195,61 @@ static json_t *deployment(void)
 static void pod_cell_label(void **state)
 {
     (void)state;
-    json_t *obj = pod();
-    json_t *want = json_deep_copy(obj);
-    json_object_set_new(AT(want, "metadata", "labels"), "cellgate.io/cell", json_string("zone-a"));
+    struct pcase c;
+    case_init(&c, pod(), 4096);
+    json_object_set_new(AT(c.want, "metadata", "labels"), "cellgate.io/cell",
+                        json_string("zone-a"));
 
-    struct cg_patch p;
-    cg_patch_init(&p, 4096);
     const struct cg_str segs[] = {S("metadata"), S("labels"), S("cellgate.io/cell")};
-    assert_int_equal(cg_patch_add_string(&p, segs, 3, 2, S("zone-a")), CG_OK);
-    check_case("pod_cell_label", obj, &p, want);
-    cg_patch_dispose(&p);
+    assert_int_equal(cg_patch_add_string(&c.p, segs, 3, 2, S("zone-a")), CG_OK);
+    check_case(&c, __func__);
 }
 
 /* 2. An annotation when the Pod has no annotations: the parent is created first. */
 static void pod_annotation_missing_parent(void **state)
 {
     (void)state;
-    json_t *obj = pod();
-    assert_null(json_object_get(AT(obj, "metadata"), "annotations"));
-    json_t *want = json_deep_copy(obj);
-    json_object_set_new(AT(want, "metadata"), "annotations",
+    struct pcase c;
+    case_init(&c, pod(), 4096);
+    assert_null(json_object_get(AT(c.obj, "metadata"), "annotations"));
+    json_object_set_new(AT(c.want, "metadata"), "annotations",
                         json_pack("{s:s}", "cellgate.io/revision", "7d9f"));
 
-    struct cg_patch p;
-    cg_patch_init(&p, 4096);
     const struct cg_str segs[] = {S("metadata"), S("annotations"), S("cellgate.io/revision")};
-    assert_int_equal(cg_patch_add_string(&p, segs, 3, 1, S("7d9f")), CG_OK);
-    assert_int_equal(p.n_ops, 2);
-    check_case("pod_annotation_missing_parent", obj, &p, want);
-    cg_patch_dispose(&p);
+    assert_int_equal(cg_patch_add_string(&c.p, segs, 3, 1, S("7d9f")), CG_OK);
+    assert_int_equal(c.p.n_ops, 2);
+    check_case(&c, __func__);
 }
 
 /* 3. The traffic gate appended to readinessGates, which does not exist yet. */
 static void pod_readiness_gate(void **state)
 {
     (void)state;
-    json_t *obj = pod();
-    json_t *want = json_deep_copy(obj);
-    json_object_set_new(AT(want, "spec"), "readinessGates",
+    struct pcase c;
+    case_init(&c, pod(), 4096);
+    json_object_set_new(AT(c.want, "spec"), "readinessGates",
                         json_pack("[{s:s}]", "conditionType", "cellgate.io/traffic-ready"));
 
-    struct cg_patch p;
-    cg_patch_init(&p, 4096);
     const struct cg_str segs[] = {S("spec"), S("readinessGates"), S("-")};
     assert_int_equal(
-        cg_patch_add(&p, segs, 3, 1, S("{\"conditionType\":\"cellgate.io/traffic-ready\"}")),
+        cg_patch_add(&c.p, segs, 3, 1, S("{\"conditionType\":\"cellgate.io/traffic-ready\"}")),
         CG_OK);
-    check_case("pod_readiness_gate", obj, &p, want);
-    cg_patch_dispose(&p);
+    check_case(&c, __func__);
 }
 
 /* 4. Two drain finalizers: the first creates the array, the second appends. */
 static void pod_finalizers(void **state)
 {
     (void)state;
-    json_t *obj = pod();
-    json_t *want = json_deep_copy(obj);
-    json_object_set_new(AT(want, "metadata"), "finalizers",
+    struct pcase c;
+    case_init(&c, pod(), 4096);
+    json_object_set_new(AT(c.want, "metadata"), "finalizers",
                         json_pack("[s,s]", "cellgate.io/drain-service", "cellgate.io/drain-lb"));
 
-    struct cg_patch p;
-    cg_patch_init(&p, 4096);
     const struct cg_str segs[] = {S("metadata"), S("finalizers"), S("-")};
-    assert_int_equal(cg_patch_add_string(&p, segs, 3, 1, S("cellgate.io/drain-service")), CG_OK);
-    assert_int_equal(cg_patch_add_string(&p, segs, 3, 2, S("cellgate.io/drain-lb")), CG_OK);
-    check_case("pod_finalizers", obj, &p, want);
-    cg_patch_dispose(&p);
+    assert_int_equal(cg_patch_add_string(&c.p, segs, 3, 1, S("cellgate.io/drain-service")), CG_OK);
+    assert_int_equal(cg_patch_add_string(&c.p, segs, 3, 2, S("cellgate.io/drain-lb")), CG_OK);
+    check_case(&c, __func__);
 }
 
 /* 5. Required node affinity when spec.affinity is absent: two parents, then the term. */
@@ -254,60 +260,55 @@ static const char affinity_term[] =
 static void pod_node_affinity(void **state)
 {
     (void)state;
-    json_t *obj = pod();
-    json_t *want = json_deep_copy(obj);
-    json_object_set_new(AT(want, "spec"), "affinity",
+    struct pcase c;
+    case_init(&c, pod(), 4096);
+    json_object_set_new(AT(c.want, "spec"), "affinity",
                         json_pack("{s:{s:o}}", "nodeAffinity",
                                   "requiredDuringSchedulingIgnoredDuringExecution",
                                   parse(affinity_term)));
 
-    struct cg_patch p;
-    cg_patch_init(&p, 4096);
     const struct cg_str segs[] = {S("spec"), S("affinity"), S("nodeAffinity"),
                                   S("requiredDuringSchedulingIgnoredDuringExecution")};
-    assert_int_equal(cg_patch_add(&p, segs, 4, 1, cg_str_from(affinity_term)), CG_OK);
-    assert_int_equal(p.n_ops, 3);
-    check_case("pod_node_affinity", obj, &p, want);
-    cg_patch_dispose(&p);
+    assert_int_equal(cg_patch_add(&c.p, segs, 4, 1, cg_str_from(affinity_term)), CG_OK);
+    assert_int_equal(c.p.n_ops, 3);
+    check_case(&c, __func__);
 }
 
 /* 6. The whole Pod CREATE mutation in one patch, as the webhook sends it. */
 static void pod_full_mutation(void **state)
 {
     (void)state;
-    json_t *obj = pod();
-    json_t *want = json_deep_copy(obj);
-    json_object_set_new(AT(want, "metadata", "labels"), "cellgate.io/cell", json_string("zone-b"));
-    json_object_set_new(AT(want, "metadata"), "finalizers",
+    struct pcase c;
+    case_init(&c, pod(), 8192);
+    json_object_set_new(AT(c.want, "metadata", "labels"), "cellgate.io/cell",
+                        json_string("zone-b"));
+    json_object_set_new(AT(c.want, "metadata"), "finalizers",
                         json_pack("[s]", "cellgate.io/drain-service"));
-    json_object_set_new(AT(want, "spec"), "readinessGates",
+    json_object_set_new(AT(c.want, "spec"), "readinessGates",
                         json_pack("[{s:s}]", "conditionType", "cellgate.io/traffic-ready"));
-    json_object_set_new(AT(want, "spec"), "affinity",
+    json_object_set_new(AT(c.want, "spec"), "affinity",
                         json_pack("{s:{s:o}}", "nodeAffinity",
                                   "requiredDuringSchedulingIgnoredDuringExecution",
                                   parse(affinity_term)));
-    json_array_append_new(AT(want, "spec", "tolerations"),
+    json_array_append_new(AT(c.want, "spec", "tolerations"),
                           json_pack("{s:s,s:s}", "key", "cellgate.io/cell", "operator", "Exists"));
 
-    struct cg_patch p;
-    cg_patch_init(&p, 8192);
     const struct cg_str label[] = {S("metadata"), S("labels"), S("cellgate.io/cell")};
     const struct cg_str fin[] = {S("metadata"), S("finalizers"), S("-")};
     const struct cg_str gate[] = {S("spec"), S("readinessGates"), S("-")};
     const struct cg_str aff[] = {S("spec"), S("affinity"), S("nodeAffinity"),
                                  S("requiredDuringSchedulingIgnoredDuringExecution")};
     const struct cg_str tol[] = {S("spec"), S("tolerations"), S("-")};
-    assert_int_equal(cg_patch_add_string(&p, label, 3, 2, S("zone-b")), CG_OK);
-    assert_int_equal(cg_patch_add_string(&p, fin, 3, 1, S("cellgate.io/drain-service")), CG_OK);
+    assert_int_equal(cg_patch_add_string(&c.p, label, 3, 2, S("zone-b")), CG_OK);
+    assert_int_equal(cg_patch_add_string(&c.p, fin, 3, 1, S("cellgate.io/drain-service")), CG_OK);
     assert_int_equal(
-        cg_patch_add(&p, gate, 3, 1, S("{\"conditionType\":\"cellgate.io/traffic-ready\"}")),
+        cg_patch_add(&c.p, gate, 3, 1, S("{\"conditionType\":\"cellgate.io/traffic-ready\"}")),
         CG_OK);
-    assert_int_equal(cg_patch_add(&p, aff, 4, 1, cg_str_from(affinity_term)), CG_OK);
+    assert_int_equal(cg_patch_add(&c.p, aff, 4, 1, cg_str_from(affinity_term)), CG_OK);
     assert_int_equal(
-        cg_patch_add(&p, tol, 3, 2, S("{\"key\":\"cellgate.io/cell\",\"operator\":\"Exists\"}")),
+        cg_patch_add(&c.p, tol, 3, 2, S("{\"key\":\"cellgate.io/cell\",\"operator\":\"Exists\"}")),
         CG_OK);
-    check_case("pod_full_mutation", obj, &p, want);
-    cg_patch_dispose(&p);
+    check_case(&c, __func__);
 }
 
 /* 7. Deployment UPDATE: the strategy pinned and the release annotation (JSON inside a JSON
@@ -319,44 +320,38 @@ static const char release_json[] =
 static void deployment_strategy_and_release(void **state)
 {
     (void)state;
-    json_t *obj = deployment();
-    json_t *want = json_deep_copy(obj);
-    json_t *ru = AT(want, "spec", "strategy", "rollingUpdate");
+    struct pcase c;
+    case_init(&c, deployment(), 4096);
+    json_t *ru = AT(c.want, "spec", "strategy", "rollingUpdate");
     json_object_set_new(ru, "maxUnavailable", json_integer(0));
     json_object_set_new(ru, "maxSurge", json_integer(2));
-    json_object_set_new(AT(want, "metadata", "annotations"), "cellgate.io/release",
+    json_object_set_new(AT(c.want, "metadata", "annotations"), "cellgate.io/release",
                         json_string(release_json));
 
-    struct cg_patch p;
-    cg_patch_init(&p, 4096);
     const struct cg_str mu[] = {S("spec"), S("strategy"), S("rollingUpdate"), S("maxUnavailable")};
     const struct cg_str ms[] = {S("spec"), S("strategy"), S("rollingUpdate"), S("maxSurge")};
     const struct cg_str rel[] = {S("metadata"), S("annotations"), S("cellgate.io/release")};
-    assert_int_equal(cg_patch_replace(&p, mu, 4, S("0")), CG_OK);
-    assert_int_equal(cg_patch_replace(&p, ms, 4, S("2")), CG_OK);
-    assert_int_equal(cg_patch_add_string(&p, rel, 3, 2, cg_str_from(release_json)), CG_OK);
-    check_case("deployment_strategy_and_release", obj, &p, want);
-    cg_patch_dispose(&p);
+    assert_int_equal(cg_patch_replace(&c.p, mu, 4, S("0")), CG_OK);
+    assert_int_equal(cg_patch_replace(&c.p, ms, 4, S("2")), CG_OK);
+    assert_int_equal(cg_patch_add_string(&c.p, rel, 3, 2, cg_str_from(release_json)), CG_OK);
+    check_case(&c, __func__);
 }
 
 /* 8. Removing members whose names hold "/" and a label. */
 static void deployment_removes(void **state)
 {
     (void)state;
-    json_t *obj = deployment();
-    json_t *want = json_deep_copy(obj);
-    json_object_del(AT(want, "metadata", "annotations"), "deployment.kubernetes.io/revision");
-    json_object_del(AT(want, "metadata", "labels"), "lab-webhook-mutated");
+    struct pcase c;
+    case_init(&c, deployment(), 4096);
+    json_object_del(AT(c.want, "metadata", "annotations"), "deployment.kubernetes.io/revision");
+    json_object_del(AT(c.want, "metadata", "labels"), "lab-webhook-mutated");
 
-    struct cg_patch p;
-    cg_patch_init(&p, 4096);
     const struct cg_str a[] = {S("metadata"), S("annotations"),
                                S("deployment.kubernetes.io/revision")};
     const struct cg_str l[] = {S("metadata"), S("labels"), S("lab-webhook-mutated")};
-    assert_int_equal(cg_patch_remove(&p, a, 3), CG_OK);
-    assert_int_equal(cg_patch_remove(&p, l, 3), CG_OK);
-    check_case("deployment_removes", obj, &p, want);
-    cg_patch_dispose(&p);
+    assert_int_equal(cg_patch_remove(&c.p, a, 3), CG_OK);
+    assert_int_equal(cg_patch_remove(&c.p, l, 3), CG_OK);
+    check_case(&c, __func__);
 }
 
 /* 9. Awkward key and value: "~" and "/" in the key, quotes, backslashes, control characters
@@ -366,17 +361,15 @@ static void deployment_awkward_strings(void **state)
     (void)state;
     static const char key[] = "ex~ample.io/we\"ird\\key~1";
     static const char val[] = "line1\nline2\t\"q\" back\\slash \x01 caf\xc3\xa9 \xe2\x9c\x93";
-    json_t *obj = deployment();
-    json_t *want = json_deep_copy(obj);
-    json_object_set_new(AT(want, "spec", "template", "metadata", "labels"), key, json_string(val));
+    struct pcase c;
+    case_init(&c, deployment(), 4096);
+    json_object_set_new(AT(c.want, "spec", "template", "metadata", "labels"), key,
+                        json_string(val));
 
-    struct cg_patch p;
-    cg_patch_init(&p, 4096);
     const struct cg_str segs[] = {S("spec"), S("template"), S("metadata"), S("labels"),
                                   cg_str_from(key)};
-    assert_int_equal(cg_patch_add_string(&p, segs, 5, 4, cg_str_from(val)), CG_OK);
-    check_case("deployment_awkward_strings", obj, &p, want);
-    cg_patch_dispose(&p);
+    assert_int_equal(cg_patch_add_string(&c.p, segs, 5, 4, cg_str_from(val)), CG_OK);
+    check_case(&c, __func__);
 }
 
 /* 10. An env var appended to the first container of the template: env is absent, and the
@@ -384,37 +377,31 @@ static void deployment_awkward_strings(void **state)
 static void deployment_container_env(void **state)
 {
     (void)state;
-    json_t *obj = deployment();
-    json_t *want = json_deep_copy(obj);
-    json_object_set_new(AT(want, "spec", "template", "spec", "containers", "0"), "env",
+    struct pcase c;
+    case_init(&c, deployment(), 4096);
+    json_object_set_new(AT(c.want, "spec", "template", "spec", "containers", "0"), "env",
                         json_pack("[{s:s,s:s}]", "name", "CELLGATE_CELL", "value", "zone-a"));
 
-    struct cg_patch p;
-    cg_patch_init(&p, 4096);
     const struct cg_str segs[] = {S("spec"), S("template"), S("spec"), S("containers"),
                                   S("0"),    S("env"),      S("-")};
     assert_int_equal(
-        cg_patch_add(&p, segs, 7, 5, S("{\"name\":\"CELLGATE_CELL\",\"value\":\"zone-a\"}")),
+        cg_patch_add(&c.p, segs, 7, 5, S("{\"name\":\"CELLGATE_CELL\",\"value\":\"zone-a\"}")),
         CG_OK);
-    check_case("deployment_container_env", obj, &p, want);
-    cg_patch_dispose(&p);
+    check_case(&c, __func__);
 }
 
 /* 11. Replacing an existing scalar deep in the Pod (through an array index). */
 static void pod_replace_image(void **state)
 {
     (void)state;
-    json_t *obj = pod();
-    json_t *want = json_deep_copy(obj);
-    json_object_set_new(AT(want, "spec", "containers", "0"), "image",
+    struct pcase c;
+    case_init(&c, pod(), 4096);
+    json_object_set_new(AT(c.want, "spec", "containers", "0"), "image",
                         json_string("registry.k8s.io/pause:3.10"));
 
-    struct cg_patch p;
-    cg_patch_init(&p, 4096);
     const struct cg_str segs[] = {S("spec"), S("containers"), S("0"), S("image")};
-    assert_int_equal(cg_patch_replace(&p, segs, 4, S("\"registry.k8s.io/pause:3.10\"")), CG_OK);
-    check_case("pod_replace_image", obj, &p, want);
-    cg_patch_dispose(&p);
+    assert_int_equal(cg_patch_replace(&c.p, segs, 4, S("\"registry.k8s.io/pause:3.10\"")), CG_OK);
+    check_case(&c, __func__);
 }
 
 /* The harness itself can fail: a patch that does not apply makes node exit non-zero, and our

@@ -1,6 +1,7 @@
 /* Plan math: spreading replicas over cells and cutting them into groups. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -33,67 +34,82 @@ static void assert_group(const struct cg_plan *p, size_t g, uint32_t a, uint32_t
     assert_int_equal(p->group_total[g], a + b);
 }
 
-static void ten_over_two_cells(void **state)
+/* Computes the plan, which must be possible, into p. */
+static void plan_ok(const struct cg_cells *cells, const struct cg_gray *gray, int64_t replicas,
+                    struct cg_plan *p)
 {
-    (void)state;
-    struct cg_cell items[2];
-    struct cg_cells cells = two_cells(items, 1, 1);
-    struct cg_gray gray = gray_of(one_two_rest, 3);
-    struct cg_plan p;
     struct cg_err err;
-    assert_int_equal(cg_plan_compute(&cells, &gray, 10, &p, &err), CG_OK);
-    assert_int_equal(p.n_groups, 3);
-    assert_int_equal(p.n_cells, 2);
-    assert_int_equal(p.cell_target[0], 5);
-    assert_int_equal(p.cell_target[1], 5);
-    assert_group(&p, 0, 1, 1);
-    assert_group(&p, 1, 2, 2);
-    assert_group(&p, 2, 2, 2);
+    cg_err_clear(&err);
+    enum cg_status st = cg_plan_compute(cells, gray, replicas, p, &err);
+    if (st != CG_OK)
+        fail_msg("plan for %lld replicas: %s", (long long)replicas, err.msg);
 }
 
-static void eleven_over_two_cells(void **state)
+/* The plan must be impossible, with want in the reason. */
+static void plan_impossible(const struct cg_cells *cells, const struct cg_gray *gray,
+                            int64_t replicas, const char *want)
 {
-    (void)state;
-    struct cg_cell items[2];
-    struct cg_cells cells = two_cells(items, 1, 1);
-    struct cg_gray gray = gray_of(one_two_rest, 3);
     struct cg_plan p;
     struct cg_err err;
-    assert_int_equal(cg_plan_compute(&cells, &gray, 11, &p, &err), CG_OK);
-    assert_int_equal(p.cell_target[0], 6);
-    assert_int_equal(p.cell_target[1], 5);
-    assert_group(&p, 0, 1, 1);
-    assert_group(&p, 1, 2, 2);
-    assert_group(&p, 2, 3, 2);
+    cg_err_clear(&err);
+    assert_int_equal(cg_plan_compute(cells, gray, replicas, &p, &err), CG_EINVAL);
+    if (strstr(err.msg, want) == NULL)
+        fail_msg("reason \"%s\" lacks \"%s\"", err.msg, want);
+}
+
+/* Two cells, groups perCell 1, perCell 2, rest: what each cell gets and each group adds. */
+static void two_cells_one_two_rest(void **state)
+{
+    (void)state;
+    static const struct {
+        unsigned wa, wb;
+        int64_t replicas;
+        uint32_t target[2];
+        uint32_t pods[3][2];
+    } cases[] = {
+        {1, 1, 10, {5, 5}, {{1, 1}, {2, 2}, {2, 2}}},
+        {1, 1, 11, {6, 5}, {{1, 1}, {2, 2}, {3, 2}}},
+        /* 10 by 2:1 -> 6.67 and 3.33 -> 7 and 3. */
+        {2, 1, 10, {7, 3}, {{1, 1}, {2, 2}, {4, 0}}},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct cg_cell items[2];
+        struct cg_cells cells = two_cells(items, cases[i].wa, cases[i].wb);
+        struct cg_gray gray = gray_of(one_two_rest, 3);
+        struct cg_plan p;
+        plan_ok(&cells, &gray, cases[i].replicas, &p);
+        bool same = p.n_groups == 3 && p.n_cells == 2 &&
+                    memcmp(p.cell_target, cases[i].target, sizeof(cases[i].target)) == 0;
+        for (size_t g = 0; g < 3; g++)
+            same = same && p.pods[g][0] == cases[i].pods[g][0] &&
+                   p.pods[g][1] == cases[i].pods[g][1] &&
+                   p.group_total[g] == cases[i].pods[g][0] + cases[i].pods[g][1];
+        if (!same)
+            fail_msg("case %zu: %zu groups over %zu cells, targets %u %u, groups [%u %u] [%u %u] "
+                     "[%u %u]",
+                     i, p.n_groups, p.n_cells, p.cell_target[0], p.cell_target[1], p.pods[0][0],
+                     p.pods[0][1], p.pods[1][0], p.pods[1][1], p.pods[2][0], p.pods[2][1]);
+    }
 }
 
 static void weights_largest_remainder(void **state)
 {
     (void)state;
-    /* 10 by 2:1 -> 6.67 and 3.33 -> 7 and 3. */
-    struct cg_cell items[2];
-    struct cg_cells cells = two_cells(items, 2, 1);
     struct cg_gray gray = gray_of(one_two_rest, 3);
     struct cg_plan p;
-    struct cg_err err;
-    assert_int_equal(cg_plan_compute(&cells, &gray, 10, &p, &err), CG_OK);
-    assert_int_equal(p.cell_target[0], 7);
-    assert_int_equal(p.cell_target[1], 3);
-    assert_group(&p, 0, 1, 1);
-    assert_group(&p, 1, 2, 2);
-    assert_group(&p, 2, 4, 0);
 
     /* Three cells 1:1:1, 10 replicas: remainders tie, the first listed cell gets the pod. */
     struct cg_cell three[3] = {{cell_a, 1}, {cell_b, 1}, {cell_c, 1}};
     struct cg_cells cells3 = {NULL, three, 3};
-    assert_int_equal(cg_plan_compute(&cells3, &gray, 10, &p, &err), CG_OK);
+    plan_ok(&cells3, &gray, 10, &p);
     assert_int_equal(p.cell_target[0], 4);
     assert_int_equal(p.cell_target[1], 3);
     assert_int_equal(p.cell_target[2], 3);
 
     /* A weight-0 cell (being drained) gets nothing and does not count as a cell to fill. */
+    struct cg_cell items[2];
     struct cg_cells drained = two_cells(items, 1, 0);
-    assert_int_equal(cg_plan_compute(&drained, &gray, 4, &p, &err), CG_OK);
+    plan_ok(&drained, &gray, 4, &p);
     assert_int_equal(p.cell_target[0], 4);
     assert_int_equal(p.cell_target[1], 0);
     assert_int_equal(p.n_groups, 3);
@@ -108,14 +124,13 @@ static void percent_groups(void **state)
     struct cg_group groups[] = {{CG_GROUP_PERCENT, 10}, {CG_GROUP_PERCENT, 50}, {CG_GROUP_REST, 0}};
     struct cg_gray gray = gray_of(groups, 3);
     struct cg_plan p;
-    struct cg_err err;
     /* 20 over 2 -> 10 each: 10% = 1, 50% = 5, rest = 4. */
-    assert_int_equal(cg_plan_compute(&cells, &gray, 20, &p, &err), CG_OK);
+    plan_ok(&cells, &gray, 20, &p);
     assert_group(&p, 0, 1, 1);
     assert_group(&p, 1, 5, 5);
     assert_group(&p, 2, 4, 4);
     /* 7 over 2 -> 4 and 3: 10% rounds up to 1; 50% = 2 each; rest 1 and 0. */
-    assert_int_equal(cg_plan_compute(&cells, &gray, 7, &p, &err), CG_OK);
+    plan_ok(&cells, &gray, 7, &p);
     assert_group(&p, 0, 1, 1);
     assert_group(&p, 1, 2, 2);
     assert_group(&p, 2, 1, 0);
@@ -129,12 +144,11 @@ static void leftover_becomes_last_group(void **state)
     struct cg_group groups[] = {{CG_GROUP_PER_CELL, 1}, {CG_GROUP_PER_CELL, 2}};
     struct cg_gray gray = gray_of(groups, 2);
     struct cg_plan p;
-    struct cg_err err;
-    assert_int_equal(cg_plan_compute(&cells, &gray, 10, &p, &err), CG_OK);
+    plan_ok(&cells, &gray, 10, &p);
     assert_int_equal(p.n_groups, 3);
     assert_group(&p, 2, 2, 2);
     /* Groups bigger than the cells: capped at what is left. */
-    assert_int_equal(cg_plan_compute(&cells, &gray, 4, &p, &err), CG_OK);
+    plan_ok(&cells, &gray, 4, &p);
     assert_int_equal(p.n_groups, 2);
     assert_group(&p, 0, 1, 1);
     assert_group(&p, 1, 1, 1);
@@ -146,60 +160,44 @@ static void impossible_plans(void **state)
     struct cg_cell items[2];
     struct cg_cells cells = two_cells(items, 1, 1);
     struct cg_gray gray = gray_of(one_two_rest, 3);
-    struct cg_plan p;
-    struct cg_err err;
 
-    cg_err_clear(&err);
-    assert_int_equal(cg_plan_compute(&cells, &gray, 1, &p, &err), CG_EINVAL);
-    assert_non_null(strstr(err.msg, "replicas 1 is fewer than the 2 cells"));
-    assert_non_null(strstr(err.msg, "set replicas >= 2"));
-
-    assert_int_equal(cg_plan_compute(&cells, &gray, 0, &p, &err), CG_EINVAL);
-    assert_non_null(strstr(err.msg, "replicas 0"));
-
+    plan_impossible(&cells, &gray, 1, "replicas 1 is fewer than the 2 cells");
+    plan_impossible(&cells, &gray, 1, "set replicas >= 2");
+    plan_impossible(&cells, &gray, 0, "replicas 0");
     /* 2 replicas over 2 cells with 3 groups: group 1 has nothing left. */
-    assert_int_equal(cg_plan_compute(&cells, &gray, 2, &p, &err), CG_EINVAL);
-    assert_non_null(strstr(err.msg, "group 1 (perCell: 2) would add no pod"));
+    plan_impossible(&cells, &gray, 2, "group 1 (perCell: 2) would add no pod");
 
     struct cg_cells none = {NULL, NULL, 0};
-    assert_int_equal(cg_plan_compute(&none, &gray, 10, &p, &err), CG_EINVAL);
-    assert_non_null(strstr(err.msg, "no cell"));
-
+    plan_impossible(&none, &gray, 10, "no cell");
     struct cg_gray empty = gray_of(NULL, 0);
-    assert_int_equal(cg_plan_compute(&cells, &empty, 10, &p, &err), CG_EINVAL);
-    assert_non_null(strstr(err.msg, "no group"));
-
+    plan_impossible(&cells, &empty, 10, "no group");
     struct cg_cells zero = two_cells(items, 0, 0);
-    assert_int_equal(cg_plan_compute(&zero, &gray, 10, &p, &err), CG_EINVAL);
-    assert_non_null(strstr(err.msg, "weight 0"));
+    plan_impossible(&zero, &gray, 10, "weight 0");
 
     /* 3 replicas at 10:1 -> 2.73 and 0.27: zone-b would stay empty. */
     struct cg_cells skewed = two_cells(items, 10, 1);
-    assert_int_equal(cg_plan_compute(&skewed, &gray, 3, &p, &err), CG_EINVAL);
-    assert_non_null(strstr(err.msg, "cell zone-b gets no pod"));
+    plan_impossible(&skewed, &gray, 3, "cell zone-b gets no pod");
 
     /* A percent group that rounds to nothing cannot happen (it rounds up), but one after
      * the pods ran out can. */
     struct cg_group groups[] = {{CG_GROUP_PERCENT, 100}, {CG_GROUP_PERCENT, 1}};
     struct cg_gray pct = gray_of(groups, 2);
     cells = two_cells(items, 1, 1);
-    assert_int_equal(cg_plan_compute(&cells, &pct, 4, &p, &err), CG_EINVAL);
-    assert_non_null(strstr(err.msg, "group 1 (percent: 1)"));
+    plan_impossible(&cells, &pct, 4, "group 1 (percent: 1)");
 
     struct cg_group many[CG_PLAN_MAX_GROUPS + 1];
     for (size_t i = 0; i < CG_PLAN_MAX_GROUPS + 1; i++)
         many[i] = (struct cg_group){CG_GROUP_PER_CELL, 1};
     struct cg_gray too_many = gray_of(many, CG_PLAN_MAX_GROUPS + 1);
-    assert_int_equal(cg_plan_compute(&cells, &too_many, 100, &p, &err), CG_EINVAL);
-    assert_non_null(strstr(err.msg, "more than"));
+    plan_impossible(&cells, &too_many, 100, "more than");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(ten_over_two_cells),          cmocka_unit_test(eleven_over_two_cells),
-        cmocka_unit_test(weights_largest_remainder),   cmocka_unit_test(percent_groups),
-        cmocka_unit_test(leftover_becomes_last_group), cmocka_unit_test(impossible_plans),
+        cmocka_unit_test(two_cells_one_two_rest), cmocka_unit_test(weights_largest_remainder),
+        cmocka_unit_test(percent_groups),         cmocka_unit_test(leftover_becomes_last_group),
+        cmocka_unit_test(impossible_plans),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,6 @@
  * ..data swap, dot entries ignored), publishing, and a failing reload that keeps the last
  * good set and says why. */
 #include <setjmp.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -20,94 +18,54 @@
 #include "server/policy_store.h"
 #include "test_support.h"
 
-extern char **environ;
-
-static void run(const char *const *argv)
-{
-    pid_t pid;
-    assert_int_equal(posix_spawn(&pid, argv[0], NULL, NULL, (char *const *)argv, environ), 0);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-}
-
-struct fx {
-    char dir[64];
-    char buf[4][512];
-    int i;
-};
-
-static const char *at(struct fx *f, const char *rel)
-{
-    /* Through a local: rel may be an earlier result of at(). */
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", f->dir, rel);
-    f->i = (f->i + 1) % 4;
-    memcpy(f->buf[f->i], path, sizeof(path));
-    return f->buf[f->i];
-}
-
 static int setup(void **state)
 {
-    struct fx *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/cg-pstore-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    *state = f;
+    *state = cg_test_dir_create("cg-pstore");
     return 0;
 }
 
 static int teardown(void **state)
 {
-    struct fx *f = *state;
-    const char *argv[] = {"/bin/rm", "-rf", f->dir, NULL};
-    run(argv);
-    free(f);
+    cg_test_dir_destroy(*state);
     return 0;
 }
 
 static void copy(const char *from, const char *to)
 {
     const char *argv[] = {"/bin/cp", from, to, NULL};
-    run(argv);
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
+    assert_int_equal(cg_test_spawn(argv), 0);
 }
 
 #define EXAMPLE(name) CG_SOURCE_DIR "/policies/examples/" name
 
 static void test_fingerprint(void **state)
 {
-    struct fx *f = *state;
-    assert_int_equal(cg_tree_fingerprint(at(f, "missing")), 0);
+    struct cg_test_dir *f = *state;
+    assert_int_equal(cg_tree_fingerprint(cg_test_path(f, "missing")), 0);
     unsigned long long empty = cg_tree_fingerprint(f->dir);
     assert_true(empty != 0);
-    copy(EXAMPLE("payments.yaml"), at(f, "payments.yaml"));
+    copy(EXAMPLE("payments.yaml"), cg_test_path(f, "payments.yaml"));
     unsigned long long one = cg_tree_fingerprint(f->dir);
     assert_true(one != empty);
     assert_true(cg_tree_fingerprint(f->dir) == one); /* stable */
 
     /* Dot-named entries are invisible, as they are to the loader. */
-    write_file(at(f, ".hidden.yaml"), "x: 1\n");
-    mkdir(at(f, "..2026_01_01"), 0755);
+    cg_test_write_file(cg_test_path(f, ".hidden.yaml"), "x: 1\n");
+    mkdir(cg_test_path(f, "..2026_01_01"), 0755);
     assert_true(cg_tree_fingerprint(f->dir) == one);
 
     /* A file in a subdirectory, and an edit that keeps the size, are changes. */
-    mkdir(at(f, "team"), 0755);
+    mkdir(cg_test_path(f, "team"), 0755);
     unsigned long long with_dir = cg_tree_fingerprint(f->dir);
     assert_true(with_dir != one);
-    copy(EXAMPLE("warn-new-rule.yaml"), at(f, "team/warn.yaml"));
+    copy(EXAMPLE("warn-new-rule.yaml"), cg_test_path(f, "team/warn.yaml"));
     unsigned long long two = cg_tree_fingerprint(f->dir);
     assert_true(two != with_dir);
     struct stat sb;
-    assert_int_equal(stat(at(f, "team/warn.yaml"), &sb), 0);
-    copy(EXAMPLE("warn-new-rule.yaml"), at(f, "team/warn.tmp"));
-    assert_int_equal(rename(at(f, "team/warn.tmp"), at(f, "team/warn.yaml")), 0);
+    assert_int_equal(stat(cg_test_path(f, "team/warn.yaml"), &sb), 0);
+    copy(EXAMPLE("warn-new-rule.yaml"), cg_test_path(f, "team/warn.tmp"));
+    assert_int_equal(rename(cg_test_path(f, "team/warn.tmp"), cg_test_path(f, "team/warn.yaml")),
+                     0);
     assert_true(cg_tree_fingerprint(f->dir) != two); /* new inode */
 }
 
@@ -122,12 +80,12 @@ static char *describe(struct cg_policy_store *s)
 
 static void test_configmap_reloads(void **state)
 {
-    struct fx *f = *state;
+    struct cg_test_dir *f = *state;
     /* ConfigMap layout: ..v1/ holds the files, ..data -> ..v1, p.yaml -> ..data/p.yaml. */
-    mkdir(at(f, "..v1"), 0755);
-    copy(EXAMPLE("payments.yaml"), at(f, "..v1/payments.yaml"));
-    assert_int_equal(symlink("..v1", at(f, "..data")), 0);
-    assert_int_equal(symlink("..data/payments.yaml", at(f, "payments.yaml")), 0);
+    mkdir(cg_test_path(f, "..v1"), 0755);
+    copy(EXAMPLE("payments.yaml"), cg_test_path(f, "..v1/payments.yaml"));
+    assert_int_equal(symlink("..v1", cg_test_path(f, "..data")), 0);
+    assert_int_equal(symlink("..data/payments.yaml", cg_test_path(f, "payments.yaml")), 0);
 
     struct cg_policy_store s;
     cg_policy_store_init(&s, f->dir);
@@ -145,17 +103,18 @@ static void test_configmap_reloads(void **state)
     assert_int_equal(held->n, n1);
 
     /* The kubelet's update: ..v2 with a changed file, then ..data swapped. */
-    mkdir(at(f, "..v2"), 0755);
-    copy(EXAMPLE("freeze-calendar.yaml"), at(f, "..v2/payments.yaml"));
-    assert_int_equal(symlink("..v2", at(f, "..data_tmp")), 0);
-    assert_int_equal(rename(at(f, "..data_tmp"), at(f, "..data")), 0);
+    mkdir(cg_test_path(f, "..v2"), 0755);
+    copy(EXAMPLE("freeze-calendar.yaml"), cg_test_path(f, "..v2/payments.yaml"));
+    assert_int_equal(symlink("..v2", cg_test_path(f, "..data_tmp")), 0);
+    assert_int_equal(rename(cg_test_path(f, "..data_tmp"), cg_test_path(f, "..data")), 0);
     assert_int_equal(cg_policy_store_reload(&s, false, NULL), CG_RELOAD_DONE);
     const struct cg_policy_set *now = cg_snapshot_reader_get(&r, &s.snap);
     assert_ptr_not_equal(now, held);
 
     /* A broken file: refused, the last good set stays, the error names the file. */
-    write_file(at(f, "broken.yaml"), "apiVersion: cellgate.io/v1\nkind: ReleasePolicy\n"
-                                     "metadata:\n  name: broken\nspec:\n  bogusKey: 1\n");
+    cg_test_write_file(cg_test_path(f, "broken.yaml"),
+                       "apiVersion: cellgate.io/v1\nkind: ReleasePolicy\n"
+                       "metadata:\n  name: broken\nspec:\n  bogusKey: 1\n");
     struct cg_err err;
     assert_int_equal(cg_policy_store_reload(&s, false, &err), CG_RELOAD_FAILED);
     assert_non_null(strstr(err.file[0] ? err.file : err.msg, "broken.yaml"));
@@ -171,7 +130,7 @@ static void test_configmap_reloads(void **state)
     assert_int_equal(cg_policy_store_reload(&s, true, NULL), CG_RELOAD_FAILED);
     assert_int_equal(atomic_load(&s.reloads_error), 2);
 
-    assert_int_equal(unlink(at(f, "broken.yaml")), 0);
+    assert_int_equal(unlink(cg_test_path(f, "broken.yaml")), 0);
     assert_int_equal(cg_policy_store_reload(&s, false, NULL), CG_RELOAD_DONE);
     d = describe(&s);
     assert_null(strstr(d, "failed"));
@@ -185,7 +144,7 @@ static void test_configmap_reloads(void **state)
 
 static void test_never_loaded(void **state)
 {
-    struct fx *f = *state;
+    struct cg_test_dir *f = *state;
     struct cg_policy_store s;
     cg_policy_store_init(&s, f->dir); /* empty directory: the loader's error */
     assert_int_equal(cg_policy_store_reload(&s, false, NULL), CG_RELOAD_FAILED);
