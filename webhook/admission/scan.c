@@ -12,9 +12,9 @@
 #include "admission/admission.h"
 
 /* The first SMALL_OBJECT_KEYS keys of an object are checked for duplicates as they come:
- * a 64-bit filter of their hashes (one bit each) sends a key to the linear compare only when
- * its bit is already set. An object with more keys is sorted by key hash when it closes, so
- * a huge object costs n log n and not n^2. */
+ * a 64-bit filter of their tags (key_tag, one bit each) sends a key to the linear compare only
+ * when its bit is already set. An object with more keys is sorted by key hash when it closes,
+ * so a huge object costs n log n and not n^2. */
 #define SMALL_OBJECT_KEYS 32
 
 /* plain[c]: byte c can appear in a string with no special handling (printable ASCII other than
@@ -248,13 +248,13 @@ static size_t check_escape(struct cg__scan *sc, size_t i)
     return 12;
 }
 
-/* Inlined into the key and skip loops so that off/len/esc stay in registers. */
-static inline __attribute__((always_inline)) bool string_at(struct cg__scan *sc, size_t *off,
-                                                            size_t *len, bool *esc)
+/* Validates the string whose '"' is at s[open] (s and n are the scanner's); *close gets the
+ * offset of its closing quote. Inlined into the key and skip loops so that everything stays in
+ * registers. */
+static inline __attribute__((always_inline)) bool string_body(struct cg__scan *sc,
+                                                              const unsigned char *s, size_t n,
+                                                              size_t open, size_t *close, bool *esc)
 {
-    const unsigned char *s = sc->s;
-    size_t n = sc->n;
-    size_t open = sc->i;
     size_t i = open + 1;
     bool e = false;
     for (;;) {
@@ -311,10 +311,20 @@ static inline __attribute__((always_inline)) bool string_at(struct cg__scan *sc,
             i += k;
         }
     }
-    *off = open + 1;
-    *len = i - open - 1;
+    *close = i;
     *esc = e;
-    sc->i = i + 1;
+    return true;
+}
+
+static inline __attribute__((always_inline)) bool string_at(struct cg__scan *sc, size_t *off,
+                                                            size_t *len, bool *esc)
+{
+    size_t open = sc->i, close = 0;
+    if (!string_body(sc, sc->s, sc->n, open, &close, esc))
+        return false;
+    *off = open + 1;
+    *len = close - open - 1;
+    sc->i = close + 1;
     return true;
 }
 
@@ -529,6 +539,41 @@ static bool duplicate_found(struct cg__scan *sc, const struct cg__scan_key *a,
                          (const char *)sc->s + later->off, first->off - 1);
 }
 
+/* The tag of a key's unescaped text, kept on the key stack while its object is open: equal
+ * texts have equal tags, and it costs far less than key_hash on long keys. A big object's
+ * keys get their hashes when it closes (check_keys), so the duplicate reported there does
+ * not depend on the tag. */
+static inline uint64_t key_tag(const unsigned char *p, size_t n)
+{
+    uint64_t h = n;
+    if (n >= 8) {
+        size_t i = 0;
+        for (; i + 8 < n; i += 8)
+            h = (h << 23 | h >> 41) ^ load64(p + i);
+        return (h << 23 | h >> 41) ^ load64(p + n - 8);
+    }
+    if (n >= 4)
+        return h ^ ((uint64_t)load32(p) << 32 | load32(p + n - 4)) << 3;
+    if (n > 0)
+        return h ^ ((uint64_t)p[0] << 16 | (uint64_t)p[n / 2] << 8 | p[n - 1]) << 3;
+    return h;
+}
+
+/* Replaces the tags of the keys from base on by their hashes. */
+static void rehash_keys(struct cg__scan *sc, size_t base)
+{
+    for (size_t b = base; b < sc->nkeys; b++) {
+        struct cg__scan_key *k = &sc->keys[b];
+        if (k->esc) {
+            size_t ul;
+            const char *u = scratch_unescape(sc, k->off, k->len, &ul);
+            k->hash = key_hash(u, ul);
+        } else {
+            k->hash = key_hash((const char *)sc->s + k->off, k->len);
+        }
+    }
+}
+
 static int cmp_key_hash(const void *pa, const void *pb)
 {
     const struct cg__scan_key *a = pa, *b = pb;
@@ -543,9 +588,12 @@ static bool check_keys(struct cg__scan *sc, struct cg__scan_obj *o)
 {
     struct cg__scan_key *k = sc->keys + o->key_base;
     size_t m = sc->nkeys - o->key_base;
-    sc->nkeys = o->key_base;
-    if (m <= SMALL_OBJECT_KEYS)
+    if (m <= SMALL_OBJECT_KEYS) {
+        sc->nkeys = o->key_base;
         return true;
+    }
+    rehash_keys(sc, o->key_base);
+    sc->nkeys = o->key_base;
     qsort(k, m, sizeof(*k), cmp_key_hash);
     for (size_t a = 1; a < m; a++) {
         if (k[a].hash != k[a - 1].hash)
@@ -565,7 +613,7 @@ static inline bool check_new_key(struct cg__scan *sc, struct cg__scan_obj *o)
     if (last - o->key_base >= SMALL_OBJECT_KEYS)
         return true; /* checked by sorting at the close */
     const struct cg__scan_key *k = &sc->keys[last];
-    uint64_t bit = 1ull << (k->hash >> 58);
+    uint64_t bit = 1ull << ((k->hash * 0x9e3779b97f4a7c15ull) >> 58);
     if ((o->seen & bit) != 0) {
         for (size_t b = o->key_base; b < last; b++)
             if (sc->keys[b].hash == k->hash && key_equal(sc, k, &sc->keys[b]))
@@ -650,7 +698,7 @@ obj_next(struct cg__scan *sc, struct cg__scan_obj *o, struct cg__scan_keyref *ke
         key->text = (struct cg_str){(const char *)sc->s + off, len};
     }
     struct cg__scan_key *k = push_key(sc);
-    k->hash = key_hash(key->text.p, key->text.n);
+    k->hash = key_tag((const unsigned char *)key->text.p, key->text.n);
     k->off = off;
     k->len = len;
     k->esc = esc;
@@ -748,42 +796,258 @@ static bool skip_scalar(struct cg__scan *sc, int c)
     }
 }
 
-/* A member or element value: strings inline, containers by recursion. */
-static inline __attribute__((always_inline)) bool skip_member(struct cg__scan *sc)
+/* The whitespace before a token at s[i] (cg__scan_ws on a local offset); returns the offset of
+ * the token. */
+static inline size_t ws_at(struct cg__scan *sc, const unsigned char *s, size_t n, size_t i)
 {
-    int c = sc->s[sc->i]; /* obj_next / arr_next leave the offset at a value */
-    if (c == '"') {
-        size_t off, len;
-        bool flag;
-        return string_at(sc, &off, &len, &flag);
+    if (i < n && s[i] > ' ')
+        return i;
+    while (i < n && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t')) {
+        i++;
+        sc->ws_skipped++;
     }
-    if (c == '{' || c == '[')
-        return cg__scan_skip(sc);
-    return skip_scalar(sc, c);
+    return i;
+}
+
+/* The parent of an open container of skip_container (the innermost one lives in registers):
+ * for an object, where its keys start on the key stack and its duplicate filter. */
+struct skip_frame {
+    size_t key_base;
+    uint64_t seen;
+    bool obj;
+};
+
+/* Skips the object or array at the current offset with an explicit stack instead of recursion
+ * through obj_next: the same checks in the same order (so the same first error), but offset,
+ * depth and key stack stay in locals and no key struct is filled per member. The depth limit
+ * bounds the stack. The scanner's fields are written back before any call that reads them. */
+static bool skip_container(struct cg__scan *sc)
+{
+    struct skip_frame st[CG_ADMISSION_MAX_DEPTH];
+    struct skip_frame *f = st; /* next free parent slot */
+    const unsigned char *s = sc->s;
+    const size_t n = sc->n;
+    size_t i = sc->i;
+    int depth = sc->depth;
+    const int depth0 = depth;
+    struct cg__scan_key *keys = sc->keys;
+    size_t nk = sc->nkeys, cap = sc->capkeys;
+    size_t base = 0;   /* innermost object: first key on the stack */
+    uint64_t seen = 0; /* innermost object: duplicate filter */
+    bool obj = false;  /* the innermost container is an object */
+    bool ok = false;
+    int c = s[i];
+
+#define SYNC() (sc->i = i, sc->depth = depth, sc->nkeys = nk)
+#define PEEK() (i = ws_at(sc, s, n, i), c = i < n ? s[i] : -1)
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        cg__scan_fail(sc, __VA_ARGS__);                                                            \
+        goto out;                                                                                  \
+    } while (0)
+
+open: /* at '{' or '[' (c) */
+    if (depth >= CG_ADMISSION_MAX_DEPTH)
+        FAIL(i, "nesting deeper than %d levels", CG_ADMISSION_MAX_DEPTH);
+    if (depth > depth0) {
+        f->key_base = base;
+        f->seen = seen;
+        f->obj = obj;
+        f++;
+    }
+    depth++;
+    i++;
+    obj = c == '{';
+    PEEK();
+    if (!obj) {
+        if (c == ']')
+            goto close_arr;
+        if (c < 0)
+            FAIL(i, "unexpected end of input in an array");
+        goto value;
+    }
+    base = nk;
+    seen = 0;
+    if (c == '}')
+        goto close_obj;
+    if (c != '"') {
+        if (c < 0)
+            FAIL(i, "unexpected end of input in an object");
+        FAIL(i, "expected a key or '}'");
+    }
+
+key : /* at the '"' of a key */
+{
+    size_t close = 0;
+    bool esc = false;
+    if (!string_body(sc, s, n, i, &close, &esc))
+        goto out;
+    if (nk == cap) {
+        SYNC();
+        grow_keys(sc);
+        keys = sc->keys;
+        cap = sc->capkeys;
+    }
+    struct cg__scan_key *k = &keys[nk++];
+    k->off = i + 1;
+    k->len = close - i - 1;
+    k->esc = esc;
+    uint64_t tag;
+    if (esc) {
+        size_t ul;
+        const char *u = scratch_unescape(sc, k->off, k->len, &ul);
+        tag = key_tag((const unsigned char *)u, ul);
+    } else {
+        tag = key_tag(s + k->off, k->len);
+    }
+    k->hash = tag;
+    i = close + 1;
+    /* check_new_key on locals. */
+    if (nk - 1 - base < SMALL_OBJECT_KEYS) {
+        uint64_t bit = 1ull << ((tag * 0x9e3779b97f4a7c15ull) >> 58);
+        if ((seen & bit) != 0) {
+            for (size_t b = base; b < nk - 1; b++)
+                if (keys[b].hash == tag && key_equal(sc, k, &keys[b])) {
+                    duplicate_found(sc, k, &keys[b]);
+                    goto out;
+                }
+        }
+        seen |= bit;
+    }
+}
+    if (i + 1 < n && s[i] == ':' && s[i + 1] > ' ') {
+        i++; /* compact "key":value */
+    } else {
+        PEEK();
+        if (c != ':') {
+            if (c < 0)
+                FAIL(i, "unexpected end of input after a key");
+            FAIL(i, "expected ':' after a key");
+        }
+        i++;
+        PEEK();
+        if (c < 0)
+            FAIL(i, "unexpected end of input (expected a value)");
+    }
+
+value: /* at the first byte of a member or element value (which exists) */
+    c = s[i];
+    if (c == '"') {
+        size_t close = 0;
+        bool esc = false;
+        if (!string_body(sc, s, n, i, &close, &esc))
+            goto out;
+        i = close + 1;
+    } else if (c == '{' || c == '[') {
+        /* Empty containers are most of the skipped values (managedFields' "f:x":{}). */
+        if (i + 1 < n && s[i + 1] == c + 2 && depth < CG_ADMISSION_MAX_DEPTH)
+            i += 2;
+        else
+            goto open;
+    } else if (c >= '1' && c <= '9') {
+        /* A plain integer here; cg__scan_number for fractions and exponents. */
+        size_t j = i + 1;
+        while (j < n && s[j] >= '0' && s[j] <= '9')
+            j++;
+        if (j < n && (s[j] == '.' || s[j] == 'e' || s[j] == 'E'))
+            goto scalar;
+        i = j;
+    } else if (c == 't' && n - i >= 4 && memcmp(s + i, "true", 4) == 0) {
+        i += 4;
+    } else if (c == 'f' && n - i >= 5 && memcmp(s + i, "false", 5) == 0) {
+        i += 5;
+    } else {
+    scalar:
+        SYNC();
+        if (!skip_scalar(sc, c))
+            goto out;
+        i = sc->i;
+    }
+
+next: /* after a value inside the innermost container */
+    if (obj) {
+        if (i + 1 < n && s[i] == ',' && s[i + 1] == '"') {
+            i++; /* compact ,"key": the usual case */
+            goto key;
+        }
+        PEEK();
+        if (c == '}')
+            goto close_obj;
+        if (c != ',') {
+            if (c < 0)
+                FAIL(i, "unexpected end of input in an object");
+            FAIL(i, "expected ',' or '}' in an object");
+        }
+        i++;
+        PEEK();
+        if (c != '"') {
+            if (c < 0)
+                FAIL(i, "unexpected end of input in an object");
+            FAIL(i, "expected a key");
+        }
+        goto key;
+    }
+    if (i + 1 < n && s[i] == ',' && s[i + 1] > ' ' && s[i + 1] != ']') {
+        i++; /* compact ,value */
+        goto value;
+    }
+    PEEK();
+    if (c == ']')
+        goto close_arr;
+    if (c != ',') {
+        if (c < 0)
+            FAIL(i, "unexpected end of input in an array");
+        FAIL(i, "expected ',' or ']' in an array");
+    }
+    i++;
+    PEEK();
+    if (c < 0)
+        FAIL(i, "unexpected end of input in an array");
+    if (c == ']')
+        FAIL(i, "expected a value after ','");
+    goto value;
+
+close_obj:
+    i++;
+    depth--;
+    if (nk - base <= SMALL_OBJECT_KEYS) {
+        nk = base; /* checked as they came */
+    } else {
+        struct cg__scan_obj o = {base, seen, false};
+        SYNC();
+        if (!check_keys(sc, &o)) {
+            nk = sc->nkeys;
+            goto out;
+        }
+        nk = sc->nkeys;
+    }
+    goto closed;
+close_arr:
+    i++;
+    depth--;
+closed:
+    if (depth == depth0) {
+        ok = true;
+        goto out;
+    }
+    f--;
+    base = f->key_base;
+    seen = f->seen;
+    obj = f->obj;
+    goto next;
+
+out:
+    SYNC();
+    return ok;
+#undef SYNC
+#undef PEEK
+#undef FAIL
 }
 
 bool cg__scan_skip(struct cg__scan *sc)
 {
     int c = cg__scan_peek(sc);
-    int r;
-    if (c == '{') {
-        struct cg__scan_obj o;
-        struct cg__scan_keyref k;
-        if (!cg__scan_obj_open(sc, &o))
-            return false;
-        while ((r = obj_next(sc, &o, &k)) == 1)
-            if (!skip_member(sc))
-                return false;
-        return r == 0;
-    }
-    if (c == '[') {
-        struct cg__scan_arr a;
-        if (!cg__scan_arr_open(sc, &a))
-            return false;
-        while ((r = cg__scan_arr_next(sc, &a)) == 1)
-            if (!skip_member(sc))
-                return false;
-        return r == 0;
-    }
+    if (c == '{' || c == '[')
+        return skip_container(sc);
     return skip_scalar(sc, c);
 }

@@ -21,7 +21,8 @@
 
 /* One key of an open object, kept until the object closes to detect duplicates. */
 struct cg__scan_key {
-    uint64_t hash; /* of the unescaped key */
+    uint64_t hash; /* of the unescaped key: its tag while the object is open, its hash once a
+                    * big object closes (scan.c) */
     size_t off;    /* raw key text (after the opening quote) */
     size_t len;    /* raw length */
     bool esc;      /* the raw text holds escapes */
@@ -49,7 +50,7 @@ struct cg__scan {
 };
 
 /* An open object: its keys start at key_base in the key stack; seen has one bit per key
- * hash (of its first keys), a filter in front of the duplicate check. */
+ * tag (of its first keys), a filter in front of the duplicate check. */
 struct cg__scan_obj {
     size_t key_base;
     uint64_t seen;
