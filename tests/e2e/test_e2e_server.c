@@ -1425,7 +1425,7 @@ static void test_reload_under_load(void **state)
     assert_int_equal(good, sent);
     assert_int_equal(denied + warned, sent);
     assert_true(denied > 0 && warned > 0);
-    assert_int_equal(metric(&s, "cellgate_policy_reloads_total{result=\"error\"}"), 0);
+    assert_int_equal((long long)metric(&s, "cellgate_policy_reloads_total{result=\"error\"}"), 0);
 
     /* The last set (version 8: enforce) decides. */
     char data[800];

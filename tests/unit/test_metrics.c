@@ -36,6 +36,13 @@ static double sample(const char *text, const char *series)
     return -1;
 }
 
+/* A counter's value as an integer (-1 when absent): cmocka compares integers, and a negative
+ * double converted to its unsigned type would be undefined. */
+static long long count(const char *text, const char *series)
+{
+    return (long long)sample(text, series);
+}
+
 static char *render(struct cg_metrics **m, size_t n, const struct cg_metrics_global *g)
 {
     struct cg_buf b;
@@ -67,37 +74,37 @@ static void test_sum_over_threads(void **state)
     cg_metrics_set_connections(m[1], 1);
     char *t = render(m, 2, &g);
 
-    assert_int_equal(sample(t, "cellgate_admission_reviews_total{path=\"/mutate\",kind=\"Pod\","
-                               "operation=\"CREATE\",decision=\"patched\"}"),
+    assert_int_equal(count(t, "cellgate_admission_reviews_total{path=\"/mutate\",kind=\"Pod\","
+                              "operation=\"CREATE\",decision=\"patched\"}"),
                      3);
-    assert_int_equal(sample(t, "cellgate_admission_reviews_total{path=\"/validate\","
-                               "kind=\"Deployment\",operation=\"UPDATE\",decision=\"denied\"}"),
+    assert_int_equal(count(t, "cellgate_admission_reviews_total{path=\"/validate\","
+                              "kind=\"Deployment\",operation=\"UPDATE\",decision=\"denied\"}"),
                      1);
     /* Series that never counted are not exported. */
     assert_null(strstr(t, "decision=\"allowed\""));
 
     assert_int_equal(
-        sample(t, "cellgate_admission_duration_seconds_bucket{path=\"/mutate\",le=\"5e-05\"}"), 2);
+        count(t, "cellgate_admission_duration_seconds_bucket{path=\"/mutate\",le=\"5e-05\"}"), 2);
     assert_int_equal(
-        sample(t, "cellgate_admission_duration_seconds_bucket{path=\"/mutate\",le=\"0.0001\"}"), 3);
+        count(t, "cellgate_admission_duration_seconds_bucket{path=\"/mutate\",le=\"0.0001\"}"), 3);
     assert_int_equal(
-        sample(t, "cellgate_admission_duration_seconds_bucket{path=\"/mutate\",le=\"10\"}"), 3);
+        count(t, "cellgate_admission_duration_seconds_bucket{path=\"/mutate\",le=\"10\"}"), 3);
     assert_int_equal(
-        sample(t, "cellgate_admission_duration_seconds_bucket{path=\"/mutate\",le=\"+Inf\"}"), 3);
-    assert_int_equal(sample(t, "cellgate_admission_duration_seconds_count{path=\"/mutate\"}"), 3);
+        count(t, "cellgate_admission_duration_seconds_bucket{path=\"/mutate\",le=\"+Inf\"}"), 3);
+    assert_int_equal(count(t, "cellgate_admission_duration_seconds_count{path=\"/mutate\"}"), 3);
     double sum = sample(t, "cellgate_admission_duration_seconds_sum{path=\"/mutate\"}");
     assert_true(sum > 0.000140000 && sum < 0.000140002);
     /* 20 s is past the last bucket: only +Inf and count hold it. */
     assert_int_equal(
-        sample(t, "cellgate_admission_duration_seconds_bucket{path=\"/validate\",le=\"10\"}"), 0);
+        count(t, "cellgate_admission_duration_seconds_bucket{path=\"/validate\",le=\"10\"}"), 0);
     assert_int_equal(
-        sample(t, "cellgate_admission_duration_seconds_bucket{path=\"/validate\",le=\"+Inf\"}"), 1);
-    assert_int_equal(sample(t, "cellgate_policy_reloads_total{result=\"ok\"}"), 2);
-    assert_int_equal(sample(t, "cellgate_policy_reloads_total{result=\"error\"}"), 1);
-    assert_int_equal(sample(t, "cellgate_policies_loaded"), 5);
-    assert_int_equal(sample(t, "cellgate_tls_reloads_total{result=\"ok\"}"), 3);
-    assert_int_equal(sample(t, "cellgate_tls_reloads_total{result=\"error\"}"), 4);
-    assert_int_equal(sample(t, "cellgate_open_connections"), 8);
+        count(t, "cellgate_admission_duration_seconds_bucket{path=\"/validate\",le=\"+Inf\"}"), 1);
+    assert_int_equal(count(t, "cellgate_policy_reloads_total{result=\"ok\"}"), 2);
+    assert_int_equal(count(t, "cellgate_policy_reloads_total{result=\"error\"}"), 1);
+    assert_int_equal(count(t, "cellgate_policies_loaded"), 5);
+    assert_int_equal(count(t, "cellgate_tls_reloads_total{result=\"ok\"}"), 3);
+    assert_int_equal(count(t, "cellgate_tls_reloads_total{result=\"error\"}"), 4);
+    assert_int_equal(count(t, "cellgate_open_connections"), 8);
     free(t);
     free(m[0]);
     free(m[1]);
@@ -146,14 +153,14 @@ static void test_labels_bounded(void **state)
     cg_metrics_observe_review(m, CG_REVIEW_VALIDATE, &ev, 1);
     struct cg_metrics_global g = {0};
     char *t = render(&m, 1, &g);
-    assert_int_equal(sample(t, "cellgate_admission_reviews_total{path=\"/validate\","
-                               "kind=\"other\",operation=\"unknown\",decision=\"other\"}"),
+    assert_int_equal(count(t, "cellgate_admission_reviews_total{path=\"/validate\","
+                              "kind=\"other\",operation=\"unknown\",decision=\"other\"}"),
                      1);
-    assert_int_equal(sample(t, "cellgate_admission_reviews_total{path=\"/validate\","
-                               "kind=\"unknown\",operation=\"unknown\",decision=\"error\"}"),
+    assert_int_equal(count(t, "cellgate_admission_reviews_total{path=\"/validate\","
+                              "kind=\"unknown\",operation=\"unknown\",decision=\"error\"}"),
                      1);
-    assert_int_equal(sample(t, "cellgate_admission_reviews_total{path=\"/validate\","
-                               "kind=\"Eviction\",operation=\"CREATE\",decision=\"denied\"}"),
+    assert_int_equal(count(t, "cellgate_admission_reviews_total{path=\"/validate\","
+                              "kind=\"Eviction\",operation=\"CREATE\",decision=\"denied\"}"),
                      1);
     assert_null(strstr(t, "ConfigMap"));
     free(t);
@@ -181,14 +188,14 @@ static void test_errors(void **state)
     }
     struct cg_metrics_global g = {0};
     char *t = render(m, 2, &g);
-    assert_int_equal(sample(t, "cellgate_admission_errors_total{reason=\"malformed_json\"}"), 4);
-    assert_int_equal(sample(t, "cellgate_admission_errors_total{reason=\"body_too_large\"}"), 5);
-    assert_int_equal(
-        sample(t, "cellgate_admission_errors_total{reason=\"quote\\\"back\\\\slash\"}"), 1);
+    assert_int_equal(count(t, "cellgate_admission_errors_total{reason=\"malformed_json\"}"), 4);
+    assert_int_equal(count(t, "cellgate_admission_errors_total{reason=\"body_too_large\"}"), 5);
+    assert_int_equal(count(t, "cellgate_admission_errors_total{reason=\"quote\\\"back\\\\slash\"}"),
+                     1);
     /* Thread 0: malformed_json + r0..r29 named, "other" takes r30..r36 (7); thread 1: 1. */
-    assert_int_equal(sample(t, "cellgate_admission_errors_total{reason=\"r29\"}"), 1);
-    assert_int_equal(sample(t, "cellgate_admission_errors_total{reason=\"r30\"}"), -1);
-    assert_int_equal(sample(t, "cellgate_admission_errors_total{reason=\"other\"}"), 8);
+    assert_int_equal(count(t, "cellgate_admission_errors_total{reason=\"r29\"}"), 1);
+    assert_int_equal(count(t, "cellgate_admission_errors_total{reason=\"r30\"}"), -1);
+    assert_int_equal(count(t, "cellgate_admission_errors_total{reason=\"other\"}"), 8);
     free(t);
     free(m[0]);
     free(m[1]);
