@@ -219,12 +219,9 @@ static void point_certs_at(const char *sub)
     assert_int_equal(rename(tmp, data), 0);
 }
 
-static char *cert_serial_of_file(const char *path)
+/* The serial number of x in hex (caller frees); takes x (frees it). */
+static char *serial_hex(X509 *x)
 {
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
-    fclose(f);
     assert_non_null(x);
     BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
     char *hex = BN_bn2hex(bn);
@@ -233,6 +230,15 @@ static char *cert_serial_of_file(const char *path)
     BN_free(bn);
     X509_free(x);
     return s;
+}
+
+static char *cert_serial_of_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    return serial_hex(x);
 }
 
 /* Starts the server with the common flags plus extra (NULL-terminated, may be NULL); the
@@ -469,15 +475,7 @@ static void conn_close(struct conn *c)
 
 static char *conn_serial(struct conn *c)
 {
-    X509 *x = SSL_get1_peer_certificate(c->ssl);
-    assert_non_null(x);
-    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
-    char *hex = BN_bn2hex(bn);
-    char *s = strdup(hex);
-    OPENSSL_free(hex);
-    BN_free(bn);
-    X509_free(x);
-    return s;
+    return serial_hex(SSL_get1_peer_certificate(c->ssl));
 }
 
 /* Writes one request entirely; false on a write error. */
