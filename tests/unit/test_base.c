@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -286,6 +287,88 @@ static void test_file_read_and_fingerprint(void **state)
     cg_buf_dispose(&b);
 }
 
+/* Receives one message of a SOCK_SEQPACKET pair (one write of the logger) or returns 0. */
+static size_t recv_write(int fd, char *buf, size_t cap)
+{
+    ssize_t n = recv(fd, buf, cap - 1, MSG_DONTWAIT);
+    if (n < 0)
+        return 0;
+    buf[n] = '\0';
+    return (size_t)n;
+}
+
+/* Batched lines reach the fd only on a flush or when the batch is full, in one write of whole
+ * lines of at most CG_LOG_BATCH_MAX bytes each; a filtered line adds nothing. */
+static void test_log_batch(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+    cg_log_setup(CG_LOG_INFO, sv[0]);
+    struct cg_log_batch *b = calloc(1, sizeof(*b));
+    char *msg = malloc(2 * CG_LOG_BATCH_MAX);
+    struct cg_log_line l;
+    for (int i = 0; i < 3; i++) {
+        cg_log_begin(&l, CG_LOG_INFO, "review");
+        cg_log_int(&l, "n", i);
+        cg_log_end_batched(&l, b);
+    }
+    cg_log_begin(&l, CG_LOG_DEBUG, "filtered");
+    cg_log_end_batched(&l, b);
+    assert_int_equal(recv_write(sv[1], msg, 2 * CG_LOG_BATCH_MAX), 0);
+    cg_log_batch_flush(b);
+    size_t n = recv_write(sv[1], msg, 2 * CG_LOG_BATCH_MAX);
+    assert_true(n > 0);
+    int lines = 0;
+    for (char *p = msg; (p = strchr(p, '\n')) != NULL; p++)
+        lines++;
+    assert_int_equal(lines, 3);
+    assert_non_null(strstr(msg, "\"n\":2}\n"));
+    assert_null(strstr(msg, "filtered"));
+    cg_log_batch_flush(b); /* empty: no write */
+    assert_int_equal(recv_write(sv[1], msg, 2 * CG_LOG_BATCH_MAX), 0);
+
+    /* 40 lines of ~300 bytes: full batches go out by themselves, each whole lines. */
+    char pad[256];
+    memset(pad, 'x', sizeof(pad) - 1);
+    pad[sizeof(pad) - 1] = '\0';
+    for (int i = 0; i < 40; i++) {
+        cg_log_begin(&l, CG_LOG_INFO, "review");
+        cg_log_int(&l, "n", i);
+        cg_log_str(&l, "pad", pad);
+        cg_log_end_batched(&l, b);
+    }
+    int seen = 0, writes = 0;
+    for (;;) {
+        if (recv_write(sv[1], msg, 2 * CG_LOG_BATCH_MAX) == 0) {
+            if (b->len == 0)
+                break;
+            cg_log_batch_flush(b);
+            continue;
+        }
+        writes++;
+        assert_true(strlen(msg) <= CG_LOG_BATCH_MAX);
+        assert_int_equal(msg[strlen(msg) - 1], '\n');
+        for (char *line = msg, *eol; (eol = strchr(line, '\n')) != NULL; line = eol + 1) {
+            *eol = '\0';
+            json_error_t jerr;
+            json_t *j = json_loads(line, 0, &jerr);
+            if (j == NULL)
+                fail_msg("not a JSON line: %s", line);
+            assert_int_equal(json_integer_value(json_object_get(j, "n")), seen);
+            json_decref(j);
+            seen++;
+        }
+    }
+    assert_int_equal(seen, 40);
+    assert_true(writes >= 3 && writes <= 5);
+    cg_log_setup(CG_LOG_INFO, 2);
+    free(msg);
+    free(b);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_arena),
         cmocka_unit_test(test_log_lines),
+        cmocka_unit_test(test_log_batch),
         cmocka_unit_test(test_file_read_and_fingerprint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -119,22 +119,53 @@ void cg_log_bool(struct cg_log_line *l, const char *key, int value)
     put(l, value ? "true" : "false", value ? 4 : 5);
 }
 
+static void write_all(const char *p, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(log_fd, p + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break; /* nowhere to report a failing log; drop the lines */
+        off += (size_t)w;
+    }
+}
+
+static void terminate(struct cg_log_line *l)
+{
+    l->buf[l->len++] = '}';
+    l->buf[l->len++] = '\n';
+}
+
 void cg_log_end(struct cg_log_line *l)
 {
     if (!l->active)
         return;
-    l->buf[l->len++] = '}';
-    l->buf[l->len++] = '\n';
-    size_t off = 0;
-    while (off < l->len) {
-        ssize_t w = write(log_fd, l->buf + off, l->len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break; /* nowhere to report a failing log; drop the line */
-        off += (size_t)w;
-    }
+    terminate(l);
+    write_all(l->buf, l->len);
     l->active = 0;
+}
+
+void cg_log_end_batched(struct cg_log_line *l, struct cg_log_batch *b)
+{
+    if (!l->active)
+        return;
+    terminate(l);
+    _Static_assert(CG_LOG_LINE_MAX <= CG_LOG_BATCH_MAX, "a line always fits an empty batch");
+    if (b->len + l->len > sizeof(b->buf))
+        cg_log_batch_flush(b);
+    memcpy(b->buf + b->len, l->buf, l->len);
+    b->len += l->len;
+    l->active = 0;
+}
+
+void cg_log_batch_flush(struct cg_log_batch *b)
+{
+    if (b->len == 0)
+        return;
+    write_all(b->buf, b->len);
+    b->len = 0;
 }
 
 void cg_log(enum cg_log_level level, const char *msg, ...)

@@ -1,6 +1,8 @@
 /* One JSON object per line on stderr: {"ts":..., "level":..., "msg":..., fields...}.
  * A line is built in a stack buffer and written with one write(2), so lines from several
- * threads never interleave. The minimum level is set once at startup. */
+ * threads never interleave. A thread that logs a line per request gathers them in a batch
+ * instead and writes the batch once per event-loop turn: whole lines, at most PIPE_BUF bytes
+ * per write, so batches do not interleave either. The minimum level is set once at startup. */
 #ifndef CG_BASE_LOG_H
 #define CG_BASE_LOG_H
 
@@ -29,6 +31,20 @@ void cg_log_strn(struct cg_log_line *l, const char *key, const char *value, size
 void cg_log_int(struct cg_log_line *l, const char *key, int64_t value);
 void cg_log_bool(struct cg_log_line *l, const char *key, int value);
 void cg_log_end(struct cg_log_line *l);
+
+/* Lines of one thread waiting for one write(2). CG_LOG_BATCH_MAX is Linux's PIPE_BUF: a write
+ * of at most that many bytes to a pipe (a container's stderr) is atomic. */
+#define CG_LOG_BATCH_MAX 4096
+
+struct cg_log_batch {
+    char buf[CG_LOG_BATCH_MAX];
+    size_t len;
+};
+
+/* Ends the line into the batch, writing the batch first when the line does not fit. */
+void cg_log_end_batched(struct cg_log_line *l, struct cg_log_batch *b);
+/* Writes what the batch holds (nothing when empty) and empties it. */
+void cg_log_batch_flush(struct cg_log_batch *b);
 
 /* A line with only a message and optional key/value string pairs ending in NULL. */
 void cg_log(enum cg_log_level level, const char *msg, ...);

@@ -51,6 +51,7 @@ struct worker {
     struct cg_snapshot_reader policies, tls;
     struct cg_review_scratch scratch;
     struct cg_buf out;
+    struct cg_log_batch log; /* review lines of this loop turn */
     struct cg_metrics metrics;
     uint64_t h2o_413_seen;
     uint64_t last_housekeeping_ms;
@@ -175,8 +176,8 @@ static void on_metrics(struct cg_server *s, h2o_req_t *req)
 
 /* ---- admission ---- */
 
-static void log_review(enum cg_review_path path, const struct cg_review_outcome *o, int status,
-                       uint64_t ns)
+static void log_review(struct worker *w, enum cg_review_path path,
+                       const struct cg_review_outcome *o, int status, uint64_t ns)
 {
     struct cg_log_line l;
     cg_log_begin(&l, status == 200 ? CG_LOG_INFO : CG_LOG_WARN, "review");
@@ -198,7 +199,7 @@ static void log_review(enum cg_review_path path, const struct cg_review_outcome 
         cg_log_int(&l, "status", status);
         cg_log_str(&l, "error", o->error ? o->error : "");
     }
-    cg_log_end(&l);
+    cg_log_end_batched(&l, &w->log);
 }
 
 static void reject(struct worker *w, h2o_req_t *req, int status, const char *reason,
@@ -252,7 +253,7 @@ static void on_review(struct worker *w, h2o_req_t *req, enum cg_review_path path
         o.error = "response_too_large";
     }
     cg_metrics_observe_review(&w->metrics, path, &o, ns);
-    log_review(path, &o, status, ns);
+    log_review(w, path, &o, status, ns);
     if (status == 200) {
         respond(req, 200, "OK", "application/json", w->out.data, w->out.len);
         return;
@@ -438,6 +439,7 @@ static void drain(struct worker *w)
     while (w->conns > 0 && now_ms() < deadline) {
         sweep_http1(w, true);
         h2o_evloop_run(w->ctx.loop, 20);
+        cg_log_batch_flush(&w->log);
     }
     if (w->conns > 0) {
         char n[32];
@@ -463,11 +465,14 @@ static void *worker_main(void *arg)
     _Atomic int *stop = w->is_metrics ? &s->metrics_stopping : &s->stopping;
     while (!atomic_load_explicit(stop, memory_order_acquire)) {
         h2o_evloop_run(w->ctx.loop, LOOP_WAIT_MS);
+        /* One write for the review lines of this turn, not one per review. */
+        cg_log_batch_flush(&w->log);
         housekeeping(w);
     }
     drain(w);
     /* Let the closed sockets be released by the loop. */
     h2o_evloop_run(w->ctx.loop, 0);
+    cg_log_batch_flush(&w->log);
     if (w->conns == 0) {
         h2o_evloop_t *loop = w->ctx.loop;
         /* request_shutdown arms HTTP/2's GOAWAY re-send timer even with no connection. */
