@@ -75,9 +75,12 @@ static void mount_layout(struct cg_test_dir *f)
 
 /* Handshake client <-> server over a BIO pair; returns the serial the client saw (hex,
  * caller frees) after verifying it against ca_file. */
-static char *handshake(SSL *server, const char *ca_file)
+/* Handshakes a client (OpenSSL's defaults, at most TLS version max) with server; returns the
+ * leaf's serial in hex, and the negotiated cipher's name in *cipher when cipher is not NULL. */
+static char *handshake_max(SSL *server, const char *ca_file, int max, char **cipher)
 {
     SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_max_proto_version(cctx, max);
     assert_int_equal(SSL_CTX_load_verify_locations(cctx, ca_file, NULL), 1);
     SSL_CTX_set_verify(cctx, SSL_VERIFY_PEER, NULL);
     SSL *client = SSL_new(cctx);
@@ -105,9 +108,26 @@ static char *handshake(SSL *server, const char *ca_file)
     OPENSSL_free(hex);
     BN_free(bn);
     X509_free(peer);
+    if (cipher != NULL)
+        *cipher = strdup(SSL_get_cipher_name(client));
     SSL_free(client);
     SSL_CTX_free(cctx);
     return out;
+}
+
+static char *handshake(SSL *server, const char *ca_file)
+{
+    return handshake_max(server, ca_file, 0, NULL);
+}
+
+/* The cipher a default client ends up with against ctx, at most TLS version max. */
+static char *negotiated_cipher(SSL_CTX *ctx, const char *ca_file, int max)
+{
+    SSL *s = SSL_new(ctx);
+    char *cipher = NULL;
+    free(handshake_max(s, ca_file, max, &cipher));
+    SSL_free(s);
+    return cipher;
 }
 
 static char *handshake_ctx(SSL_CTX *ctx, const char *ca_file)
@@ -135,6 +155,13 @@ static void test_load_good_pair(void **state)
     char *seen = handshake_ctx(ctx, cg_test_path(f, "a/ca.crt"));
     assert_string_equal(seen, serial);
     free(seen);
+    /* The server's preference wins over a client that lists AES-256-GCM first. */
+    char *cipher = negotiated_cipher(ctx, cg_test_path(f, "a/ca.crt"), 0);
+    assert_string_equal(cipher, "TLS_AES_128_GCM_SHA256");
+    free(cipher);
+    cipher = negotiated_cipher(ctx, cg_test_path(f, "a/ca.crt"), TLS1_2_VERSION);
+    assert_string_equal(cipher, "ECDHE-ECDSA-AES128-GCM-SHA256");
+    free(cipher);
     SSL_CTX_free(ctx);
 }
 

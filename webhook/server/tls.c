@@ -68,7 +68,10 @@ enum cg_status cg_tls_ctx_load(const char *cert_file, const char *key_file, bool
     SSL_CTX_set_num_tickets(ctx, 0);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-    if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1) {
+    /* AES-128-GCM first (the server's preference decides): with AES-NI it decrypts a 12 KB
+     * review about a third faster than AES-256-GCM, OpenSSL's default first choice. */
+    if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM+AES128:ECDHE+AESGCM:ECDHE+CHACHA20") != 1 ||
+        SSL_CTX_set_ciphersuites(ctx, CG_TLS13_CIPHERSUITES) != 1) {
         st = cg_err_set(err, CG_ETLS, "cipher list: %s", ssl_error_text(why, sizeof(why)));
         goto out;
     }

@@ -15,6 +15,10 @@
 #include "base/status.h"
 #include "server/snapshot.h"
 
+/* TLS 1.3 suites in the server's order of preference (AES-128-GCM first). */
+#define CG_TLS13_CIPHERSUITES                                                                      \
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+
 /* Builds a server context: TLS 1.2 minimum, no session tickets or session cache, the chain
  * and key from the files (key must match, leaf must not be expired), ALPN "h2" offered only
  * when http2. serial (may be NULL) receives the leaf's serial number in hex. */
