@@ -33,6 +33,7 @@
 #define LOOP_WAIT_MS 100
 #define HOUSEKEEPING_MS 500
 #define METRICS_MAX_CONNS 64
+#define SOCKET_BUFFER_INITIAL (16 * 1024)
 
 struct cg_server;
 
@@ -453,6 +454,9 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct cg_server *s = w->srv;
+    /* h2o's socket buffers start at 8 KB: a 12 KB review took two read(2)s and a grow-and-copy
+     * of the buffer. 16 KB reads a typical review at once; the prototype is per thread. */
+    h2o_socket_buffer_prototype._initial_buf.capacity = SOCKET_BUFFER_INITIAL;
     h2o_context_init(&w->ctx, h2o_evloop_create(), w->is_metrics ? &s->mconf : &s->gconf);
     w->accept_ctx.ctx = &w->ctx;
     w->accept_ctx.hosts = w->is_metrics ? s->mconf.hosts : s->gconf.hosts;
