@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -208,6 +209,10 @@ static void emit_lines(void)
     cg_log_str(&l, "uid", "u-1");
     cg_log_strn(&l, "name", "p1\nxyz", 3);
     cg_log_int(&l, "duration_us", -42);
+    cg_log_int(&l, "zero", 0);
+    cg_log_int(&l, "min", INT64_MIN);
+    cg_log_int(&l, "max", INT64_MAX);
+    cg_log_str(&l, "esc", "a\"b\\c\td\x01e/\xc3\xa9");
     cg_log_bool(&l, "dry_run", 1);
     cg_log_end(&l);
     cg_log(CG_LOG_DEBUG, "filtered out", "k", "v", NULL);
@@ -233,10 +238,26 @@ static void test_log_lines(void **state)
     assert_string_equal(json_string_value(json_object_get(l1, "uid")), "u-1");
     assert_string_equal(json_string_value(json_object_get(l1, "name")), "p1\n");
     assert_int_equal(json_integer_value(json_object_get(l1, "duration_us")), -42);
+    assert_int_equal(json_integer_value(json_object_get(l1, "zero")), 0);
+    assert_true(json_integer_value(json_object_get(l1, "min")) == INT64_MIN);
+    assert_true(json_integer_value(json_object_get(l1, "max")) == INT64_MAX);
+    assert_string_equal(json_string_value(json_object_get(l1, "esc")), "a\"b\\c\td\x01e/\xc3\xa9");
     assert_true(json_is_true(json_object_get(l1, "dry_run")));
     const char *ts = json_string_value(json_object_get(l1, "ts"));
     assert_non_null(ts);
     assert_int_equal(strlen(ts), strlen("2026-11-26T10:00:00.000Z"));
+    /* The stamp is now, in UTC, to the millisecond. */
+    struct tm tm = {0};
+    int ms = -1;
+    char z = 0;
+    assert_int_equal(sscanf(ts, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &tm.tm_year, &tm.tm_mon,
+                            &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, &z),
+                     8);
+    assert_true(ms >= 0 && ms <= 999 && z == 'Z');
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t stamped = timegm(&tm);
+    assert_true(labs((long)(time(NULL) - stamped)) <= 2);
     json_decref(l1);
     assert_null(strstr(line2, "filtered out"));
     char *line3 = strchr(line2, '\n');
