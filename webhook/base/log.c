@@ -1,9 +1,7 @@
 #include "base/log.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -85,7 +83,7 @@ void cg_log_begin(struct cg_log_line *l, enum cg_log_level level, const char *ms
     l->active = cg_log_enabled(level);
     if (!l->active)
         return;
-    /* Formatted by hand: snprintf was the larger part of a review line's cost. */
+    /* Formatted by hand: snprintf cost more than all the rest of a review line. */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
