@@ -73,6 +73,19 @@ static void test_buf_cap_and_appendf(void **state)
     free(taken);
     cg_buf_dispose(&b);
 
+    /* Decimal integers, and the cap holds for them too. */
+    cg_buf_init(&b, 24);
+    assert_int_equal(cg_buf_append_uint(&b, 0), CG_OK);
+    assert_int_equal(cg_buf_append_char(&b, ','), CG_OK);
+    assert_int_equal(cg_buf_append_uint(&b, UINT64_MAX), CG_OK);
+    assert_string_equal(b.data, "0,18446744073709551615");
+    assert_int_equal(cg_buf_append_uint(&b, 100), CG_ETOOBIG);
+    assert_string_equal(b.data, "0,18446744073709551615");
+    cg_buf_reset(&b);
+    assert_int_equal(cg_buf_append_uint(&b, 4096), CG_OK);
+    assert_string_equal(b.data, "4096");
+    cg_buf_dispose(&b);
+
     /* Without a cap it grows. */
     cg_buf_init(&b, 0);
     for (int i = 0; i < 10000; i++)

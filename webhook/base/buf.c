@@ -68,6 +68,17 @@ enum cg_status cg_buf_append_char(struct cg_buf *b, char c)
     return cg_buf_append(b, &c, 1);
 }
 
+enum cg_status cg_buf_append_uint(struct cg_buf *b, uint64_t v)
+{
+    char num[20]; /* UINT64_MAX has 20 digits */
+    char *p = num + sizeof(num);
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return cg_buf_append(b, p, (size_t)(num + sizeof(num) - p));
+}
+
 enum cg_status cg_buf_vappendf(struct cg_buf *b, const char *fmt, va_list ap)
 {
     va_list ap2;

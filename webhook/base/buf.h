@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/status.h"
 
@@ -24,6 +25,8 @@ enum cg_status cg_buf_reserve(struct cg_buf *b, size_t extra);
 enum cg_status cg_buf_append(struct cg_buf *b, const void *p, size_t n);
 enum cg_status cg_buf_append_str(struct cg_buf *b, const char *s);
 enum cg_status cg_buf_append_char(struct cg_buf *b, char c);
+/* Appends v in decimal (the hot path's numbers, without printf). */
+enum cg_status cg_buf_append_uint(struct cg_buf *b, uint64_t v);
 enum cg_status cg_buf_appendf(struct cg_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 enum cg_status cg_buf_vappendf(struct cg_buf *b, const char *fmt, va_list ap);

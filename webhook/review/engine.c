@@ -513,14 +513,18 @@ static enum cg_status mutate(struct ctx *c, const struct cg_policy *p, bool *cha
         st = cg_buf_append_str(c->text, "],\"groups\":[");
     for (size_t g = 0; st == CG_OK && g < plan.n_groups; g++) {
         st = cg_buf_append_str(c->text, g ? ",[" : "[");
-        for (size_t k = 0; st == CG_OK && k < plan.n_cells; k++)
-            st = cg_buf_appendf(c->text, k ? ",%" PRIu32 : "%" PRIu32, plan.pods[g][k]);
+        for (size_t k = 0; st == CG_OK && k < plan.n_cells; k++) {
+            if (k)
+                st = cg_buf_append_char(c->text, ',');
+            if (st == CG_OK)
+                st = cg_buf_append_uint(c->text, plan.pods[g][k]);
+        }
         if (st == CG_OK)
             st = cg_buf_append_char(c->text, ']');
     }
     if (st == CG_OK)
-        st = cg_buf_appendf(c->text, "],\"group\":0,\"state\":\"%s\"}",
-                            rollback ? "rollback" : "progressing");
+        st = cg_buf_append_str(c->text, rollback ? "],\"group\":0,\"state\":\"rollback\"}"
+                                                 : "],\"group\":0,\"state\":\"progressing\"}");
     if (st)
         return st;
     struct cg_str record = {c->text->data + start, c->text->len - start};
