@@ -248,25 +248,44 @@ static size_t check_escape(struct cg__scan *sc, size_t i)
     return 12;
 }
 
-/* Validates the string whose '"' is at s[open] (s and n are the scanner's); *close gets the
- * offset of its closing quote. Inlined into the key and skip loops so that everything stays in
- * registers. */
-static inline __attribute__((always_inline)) bool string_body(struct cg__scan *sc,
-                                                              const unsigned char *s, size_t n,
-                                                              size_t open, size_t *close, bool *esc)
+/* The escapes that need nothing but their second byte checked. */
+static const unsigned char short_escape[256] = {
+    ['"'] = 1, ['\\'] = 1, ['/'] = 1, ['b'] = 1, ['f'] = 1, ['n'] = 1, ['r'] = 1, ['t'] = 1,
+};
+
+#if defined(__SSE2__) && defined(__x86_64__) && defined(FIRST_FLAGGED_BYTE)
+#define SCAN_SSE2 1
+
+static inline __m128i load128(const unsigned char *p)
 {
-    size_t i = open + 1;
+    return _mm_loadu_si128((const __m128i *)(const void *)p);
+}
+
+/* Bit k is set when byte k of x is '"', '\\', a control character or a non-ASCII byte: x ^ 2
+ * maps '"' to ' ' and keeps the controls below it, so one signed compare (non-ASCII bytes are
+ * negative) catches three of the four. */
+static inline unsigned special16(__m128i x)
+{
+    __m128i low = _mm_cmpgt_epi8(_mm_set1_epi8(0x21), _mm_xor_si128(x, _mm_set1_epi8(2)));
+    __m128i bs = _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(low, bs));
+}
+#endif
+
+/* Validates the rest of the string whose '"' is at s[open], from s[i] on (the bytes before
+ * s[i] are plain); returns the offset of its closing quote (*esc: it holds escapes), or 0 after
+ * recording an error. Out of line: only strings with escapes or non-ASCII text, and those near
+ * the end of the body, come here. */
+static __attribute__((noinline)) size_t string_slow(struct cg__scan *sc, size_t open, size_t i,
+                                                    bool *esc)
+{
+    const unsigned char *s = sc->s;
+    const size_t n = sc->n;
     bool e = false;
     for (;;) {
-#if defined(__SSE2__) && defined(FIRST_FLAGGED_BYTE)
-        /* 16 bytes at a time: '"', '\\', and (as signed bytes below 0x20) control characters
-         * and non-ASCII bytes. */
+#ifdef SCAN_SSE2
         while (i + 16 <= n) {
-            __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-            __m128i sp = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')),
-                                                   _mm_cmpeq_epi8(x, _mm_set1_epi8('\\'))),
-                                      _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
-            unsigned m = (unsigned)_mm_movemask_epi8(sp);
+            unsigned m = special16(load128(s + i));
             if (m != 0) {
                 i += (size_t)__builtin_ctz(m);
                 goto special;
@@ -289,7 +308,7 @@ static inline __attribute__((always_inline)) bool string_body(struct cg__scan *s
         while (i < n && plain[s[i]])
             i++;
         if (i >= n)
-            return cg__scan_fail(sc, open, "unterminated string");
+            return cg__scan_fail(sc, open, "unterminated string"), 0;
 #ifdef FIRST_FLAGGED_BYTE
     special:;
 #endif
@@ -297,30 +316,60 @@ static inline __attribute__((always_inline)) bool string_body(struct cg__scan *s
         if (c == '"')
             break;
         if (c == '\\') {
+            e = true;
+            if (i + 1 < n && short_escape[s[i + 1]]) {
+                i += 2;
+                continue;
+            }
             size_t k = check_escape(sc, i);
             if (k == 0)
-                return false;
-            e = true;
+                return 0;
             i += k;
         } else if (c < 0x20) {
-            return cg__scan_fail(sc, i, "control character 0x%02x in string (must be escaped)", c);
+            return cg__scan_fail(sc, i, "control character 0x%02x in string (must be escaped)", c),
+                   0;
         } else {
             size_t k = utf8_seq(s + i, n - i);
             if (k == 0)
-                return cg__scan_fail(sc, i, "invalid UTF-8 in string");
+                return cg__scan_fail(sc, i, "invalid UTF-8 in string"), 0;
             i += k;
         }
     }
-    *close = i;
     *esc = e;
-    return true;
+    return i;
+}
+
+/* Validates the string whose '"' is at s[open] (s and n are the scanner's); returns the offset
+ * of its closing quote, or 0 after recording an error. The plain ASCII run up to the quote,
+ * what nearly every string is, is scanned inline; anything else goes to string_slow. */
+static inline __attribute__((always_inline)) size_t
+string_body(struct cg__scan *sc, const unsigned char *s, size_t n, size_t open, bool *esc)
+{
+    size_t i = open + 1;
+#ifdef SCAN_SSE2
+    while (i + 16 <= n) {
+        unsigned m = special16(load128(s + i));
+        if (m != 0) {
+            i += (size_t)__builtin_ctz(m);
+            if (s[i] != '"')
+                break;
+            *esc = false;
+            return i;
+        }
+        i += 16;
+    }
+#else
+    (void)s;
+    (void)n;
+#endif
+    return string_slow(sc, open, i, esc);
 }
 
 static inline __attribute__((always_inline)) bool string_at(struct cg__scan *sc, size_t *off,
                                                             size_t *len, bool *esc)
 {
-    size_t open = sc->i, close = 0;
-    if (!string_body(sc, sc->s, sc->n, open, &close, esc))
+    size_t open = sc->i, close = string_body(sc, sc->s, sc->n, open, esc);
+    if (close == 0)
         return false;
     *off = open + 1;
     *len = close - open - 1;
@@ -514,11 +563,18 @@ static const char *scratch_unescape(struct cg__scan *sc, size_t off, size_t len,
     return sc->scratch;
 }
 
+static bool raw_has_escape(struct cg__scan *sc, const struct cg__scan_key *k)
+{
+    return memchr(sc->s + k->off, '\\', k->len) != NULL;
+}
+
 static bool key_equal(struct cg__scan *sc, const struct cg__scan_key *a,
                       const struct cg__scan_key *b)
 {
-    if (!a->esc && !b->esc)
-        return a->len == b->len && memcmp(sc->s + a->off, sc->s + b->off, a->len) == 0;
+    if (a->len == b->len && memcmp(sc->s + a->off, sc->s + b->off, a->len) == 0)
+        return true;
+    if (!raw_has_escape(sc, a) && !raw_has_escape(sc, b))
+        return false;
     /* Rare: compare the unescaped forms. */
     char *x = cg_xmalloc(a->len + 1), *y = cg_xmalloc(b->len + 1);
     size_t xl = cg__json_unescape((const char *)sc->s + a->off, a->len, x);
@@ -539,24 +595,269 @@ static bool duplicate_found(struct cg__scan *sc, const struct cg__scan_key *a,
                          (const char *)sc->s + later->off, first->off - 1);
 }
 
+static inline uint64_t rotl64(uint64_t x, int r)
+{
+    return x << r | x >> (64 - r);
+}
+
 /* The tag of a key's unescaped text, kept on the key stack while its object is open: equal
- * texts have equal tags, and it costs far less than key_hash on long keys. A big object's
- * keys get their hashes when it closes (check_keys), so the duplicate reported there does
- * not depend on the tag. */
+ * texts have equal tags, and it costs far less than key_hash. It folds the text's first 16
+ * bytes (zero-padded) and, for longer keys, its last 16 into one word; the filter bit
+ * multiplies it, so it need not be mixed here. A big object's keys get their hashes when it
+ * closes (check_keys), so the duplicate reported there does not depend on the tag. */
+static inline uint64_t tag_fold(uint64_t lo, uint64_t hi, size_t n)
+{
+    return lo ^ rotl64(hi, 32) ^ n;
+}
+
 static inline uint64_t key_tag(const unsigned char *p, size_t n)
 {
-    uint64_t h = n;
-    if (n >= 8) {
-        size_t i = 0;
-        for (; i + 8 < n; i += 8)
-            h = (h << 23 | h >> 41) ^ load64(p + i);
-        return (h << 23 | h >> 41) ^ load64(p + n - 8);
+    uint64_t lo, hi = 0;
+    if (n >= 16) {
+        lo = load64(p) ^ rotl64(load64(p + n - 16), 17);
+        hi = load64(p + 8) ^ rotl64(load64(p + n - 8), 17);
+    } else if (n >= 8) {
+        /* The bytes from 8 on, at the bottom of hi (little-endian: the same word as the
+         * zero-padded load tag16 makes). */
+        lo = load64(p);
+        if (n > 8)
+            hi = load64(p + n - 8) >> (8 * (16 - n));
+    } else if (n >= 4) {
+        lo = load32(p) | (uint64_t)load32(p + n - 4) << (8 * (n - 4));
+    } else if (n > 0) {
+        lo = p[0] | (uint64_t)p[n / 2] << (8 * (n / 2)) | (uint64_t)p[n - 1] << (8 * (n - 1));
+    } else {
+        lo = 0;
     }
-    if (n >= 4)
-        return h ^ ((uint64_t)load32(p) << 32 | load32(p + n - 4)) << 3;
-    if (n > 0)
-        return h ^ ((uint64_t)p[0] << 16 | (uint64_t)p[n / 2] << 8 | p[n - 1]) << 3;
-    return h;
+    return tag_fold(lo, hi, n);
+}
+
+#ifdef SCAN_SSE2
+/* tag_mask[n]: n bytes of 0xff, then zeros. */
+static const unsigned char tag_mask[16][16] __attribute__((aligned(16))) = {
+#define TAG_MASK_ROW(n)                                                                            \
+    {                                                                                              \
+        0 < (n) ? 255 : 0, 1 < (n) ? 255 : 0, 2 < (n) ? 255 : 0, 3 < (n) ? 255 : 0,                \
+            4 < (n) ? 255 : 0, 5 < (n) ? 255 : 0, 6 < (n) ? 255 : 0, 7 < (n) ? 255 : 0,            \
+            8 < (n) ? 255 : 0, 9 < (n) ? 255 : 0, 10 < (n) ? 255 : 0, 11 < (n) ? 255 : 0,          \
+            12 < (n) ? 255 : 0, 13 < (n) ? 255 : 0, 14 < (n) ? 255 : 0, 15 < (n) ? 255 : 0         \
+    }
+    TAG_MASK_ROW(0),  TAG_MASK_ROW(1),  TAG_MASK_ROW(2),  TAG_MASK_ROW(3),
+    TAG_MASK_ROW(4),  TAG_MASK_ROW(5),  TAG_MASK_ROW(6),  TAG_MASK_ROW(7),
+    TAG_MASK_ROW(8),  TAG_MASK_ROW(9),  TAG_MASK_ROW(10), TAG_MASK_ROW(11),
+    TAG_MASK_ROW(12), TAG_MASK_ROW(13), TAG_MASK_ROW(14), TAG_MASK_ROW(15),
+#undef TAG_MASK_ROW
+};
+
+/* key_tag of a key shorter than 16 bytes whose text starts x (the 16-byte load the scan made). */
+static inline uint64_t tag16(__m128i x, size_t n)
+{
+    __m128i y = _mm_and_si128(x, _mm_load_si128((const __m128i *)(const void *)tag_mask[n]));
+    uint64_t lo = (uint64_t)_mm_cvtsi128_si64(y);
+    uint64_t hi = (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(y, y));
+    return tag_fold(lo, hi, n);
+}
+#endif
+
+#ifdef SCAN_SSE2
+/* Grows the scratch buffer to hold at least need bytes, keeping its first keep bytes. */
+static __attribute__((noinline)) void scratch_grow(struct cg__scan *sc, size_t need, size_t keep)
+{
+    size_t cap = sc->scratch_cap * 2 > need ? sc->scratch_cap * 2 : need;
+    char *p = cg_xmalloc(cap);
+    memcpy(p, sc->scratch, keep);
+    if (sc->scratch != sc->scratch_local)
+        free(sc->scratch);
+    sc->scratch = p;
+    sc->scratch_cap = cap;
+}
+
+/* The byte a short escape stands for ('\\' followed by this byte). */
+static const unsigned char short_escape_byte[256] = {
+    ['"'] = '"',  ['\\'] = '\\', ['/'] = '/',  ['b'] = '\b',
+    ['f'] = '\f', ['n'] = '\n',  ['r'] = '\r', ['t'] = '\t',
+};
+#endif
+
+/* The rest of a key that key_body could not finish: validates it from s[i] on (the bytes
+ * before are plain) like string_slow and returns its closing quote, or 0 after recording an
+ * error. *tag gets the tag of its unescaped text; when it holds escapes, *esc (if esc is not
+ * NULL) is set and the unescaped text, *ulen bytes, is in the scratch buffer. With SSE2 the
+ * text is unescaped as it is validated (one pass), else it is validated first. */
+static __attribute__((noinline)) size_t key_slow(struct cg__scan *sc, size_t open, size_t i,
+                                                 uint64_t *tag, bool *esc, size_t *ulen)
+{
+    const unsigned char *s = sc->s;
+#ifdef SCAN_SSE2
+    const size_t n = sc->n;
+    /* Same checks in the same order as string_slow; o is the length of the text unescaped so
+     * far. Plain runs are copied 16 bytes at a time, and one escape or UTF-8 sequence adds at
+     * most 4 bytes after them, so the scratch buffer keeps 32 bytes of room after o. The
+     * buffer is held in locals: stores through it could alias the scanner's fields. */
+    size_t o = i - open - 1;
+    bool e = false;
+    char *out = sc->scratch;
+    size_t cap = sc->scratch_cap;
+#define RESERVE(need, keep)                                                                        \
+    do {                                                                                           \
+        if ((need) > cap) {                                                                        \
+            scratch_grow(sc, need, keep);                                                          \
+            out = sc->scratch;                                                                     \
+            cap = sc->scratch_cap;                                                                 \
+        }                                                                                          \
+    } while (0)
+    RESERVE(o + 32, 0);
+    /* The plain start (o bytes); the last copy may take up to 15 more, within the body and
+     * the buffer's room. */
+    size_t c0 = 0;
+    for (; c0 + 16 <= o; c0 += 16)
+        _mm_storeu_si128((__m128i *)(void *)(out + c0), load128(s + open + 1 + c0));
+    if (open + 1 + c0 + 16 <= n)
+        _mm_storeu_si128((__m128i *)(void *)(out + c0), load128(s + open + 1 + c0));
+    else
+        memcpy(out + c0, s + open + 1 + c0, o - c0);
+    for (;;) {
+        while (i + 16 <= n) {
+            __m128i x = load128(s + i);
+            unsigned m = special16(x);
+            RESERVE(o + 32, o);
+            _mm_storeu_si128((__m128i *)(void *)(out + o), x);
+            if (m != 0) {
+                size_t k = (size_t)__builtin_ctz(m);
+                i += k;
+                o += k;
+                goto special;
+            }
+            i += 16;
+            o += 16;
+        }
+        RESERVE(o + 16 + (n - i), o);
+        while (i < n && plain[s[i]])
+            out[o++] = (char)s[i++];
+        if (i >= n)
+            return cg__scan_fail(sc, open, "unterminated string"), 0;
+    special:;
+        unsigned char c = s[i];
+        if (c == '"')
+            break;
+        if (c == '\\') {
+            e = true;
+            unsigned char b = i + 1 < n ? short_escape_byte[s[i + 1]] : 0;
+            if (b != 0) {
+                out[o++] = (char)b;
+                i += 2;
+                continue;
+            }
+            size_t k = check_escape(sc, i);
+            if (k == 0)
+                return 0;
+            unsigned long cp = (unsigned long)hex4(s + i + 2);
+            if (k == 12)
+                cp = 0x10000 + ((cp - 0xd800) << 10) + ((unsigned long)hex4(s + i + 8) - 0xdc00);
+            o += put_utf8(out + o, cp);
+            i += k;
+        } else if (c < 0x20) {
+            return cg__scan_fail(sc, i, "control character 0x%02x in string (must be escaped)", c),
+                   0;
+        } else {
+            size_t k = utf8_seq(s + i, n - i);
+            if (k == 0)
+                return cg__scan_fail(sc, i, "invalid UTF-8 in string"), 0;
+            memcpy(out + o, s + i, k);
+            i += k;
+            o += k;
+        }
+    }
+#undef RESERVE
+    if (e) {
+        *tag = key_tag((const unsigned char *)out, o);
+        if (esc != NULL) {
+            *esc = true;
+            *ulen = o;
+        }
+    } else {
+        *tag = key_tag(s + open + 1, i - open - 1);
+    }
+    return i;
+#else
+    bool e = false;
+    size_t close = string_slow(sc, open, i, &e);
+    if (close == 0)
+        return 0;
+    if (e) {
+        size_t ul;
+        const char *u = scratch_unescape(sc, open + 1, close - open - 1, &ul);
+        *tag = key_tag((const unsigned char *)u, ul);
+        if (esc != NULL) {
+            *esc = true;
+            *ulen = ul;
+        }
+    } else {
+        *tag = key_tag(s + open + 1, close - open - 1);
+    }
+    return close;
+#endif
+}
+
+/* Scans the key whose '"' is at s[open]: returns its closing quote (or 0 after recording an
+ * error) and gives *tag the tag of its unescaped text. When esc is not NULL, *esc says whether
+ * it holds escapes, and then its unescaped text, *ulen bytes, is in the scratch buffer. */
+static inline __attribute__((always_inline)) size_t key_body(struct cg__scan *sc,
+                                                             const unsigned char *s, size_t n,
+                                                             size_t open, uint64_t *tag, bool *esc,
+                                                             size_t *ulen)
+{
+    size_t i = open + 1;
+#ifdef SCAN_SSE2
+    if (i + 16 <= n) {
+        /* Short keys: the quote is in the first 16 bytes, and so is the whole tag. */
+        __m128i x = load128(s + i);
+        unsigned m = special16(x);
+        if (m != 0) {
+            size_t k = (size_t)__builtin_ctz(m);
+            if (s[i + k] == '"') {
+                if (esc != NULL)
+                    *esc = false;
+                *tag = tag16(x, k);
+                return i + k;
+            }
+            i += k;
+            goto slow;
+        }
+        i += 16;
+        while (i + 16 <= n) {
+            m = special16(load128(s + i));
+            if (m != 0) {
+                i += (size_t)__builtin_ctz(m);
+                if (s[i] != '"')
+                    goto slow;
+                if (esc != NULL)
+                    *esc = false;
+                *tag = key_tag(s + open + 1, i - open - 1);
+                return i;
+            }
+            i += 16;
+        }
+    }
+slow:
+#endif
+    if (esc != NULL)
+        *esc = false;
+    return key_slow(sc, open, i, tag, esc, ulen);
+}
+
+/* key_body out of line, for skip_container's keys that are not short and plain. */
+static __attribute__((noinline)) size_t key_other(struct cg__scan *sc, size_t open, uint64_t *tag)
+{
+    return key_body(sc, sc->s, sc->n, open, tag, NULL, NULL);
+}
+
+/* key_body out of line with the unescaped text, for obj_next's keys that are not short and
+ * plain. */
+static __attribute__((noinline)) size_t key_full(struct cg__scan *sc, size_t open, uint64_t *tag,
+                                                 bool *esc, size_t *ulen)
+{
+    return key_body(sc, sc->s, sc->n, open, tag, esc, ulen);
 }
 
 /* Replaces the tags of the keys from base on by their hashes. */
@@ -564,7 +865,7 @@ static void rehash_keys(struct cg__scan *sc, size_t base)
 {
     for (size_t b = base; b < sc->nkeys; b++) {
         struct cg__scan_key *k = &sc->keys[b];
-        if (k->esc) {
+        if (raw_has_escape(sc, k)) {
             size_t ul;
             const char *u = scratch_unescape(sc, k->off, k->len, &ul);
             k->hash = key_hash(u, ul);
@@ -582,18 +883,18 @@ static int cmp_key_hash(const void *pa, const void *pb)
     return a->off < b->off ? -1 : a->off > b->off;
 }
 
-/* Checks a big object's keys when it closes (small ones were checked as they came) and pops
- * them. */
-static bool check_keys(struct cg__scan *sc, struct cg__scan_obj *o)
+/* Checks the keys of a big object (base: its first key) when it closes (small ones were
+ * checked as they came) and pops them. */
+static bool check_keys(struct cg__scan *sc, size_t base)
 {
-    struct cg__scan_key *k = sc->keys + o->key_base;
-    size_t m = sc->nkeys - o->key_base;
+    struct cg__scan_key *k = sc->keys + base;
+    size_t m = sc->nkeys - base;
     if (m <= SMALL_OBJECT_KEYS) {
-        sc->nkeys = o->key_base;
+        sc->nkeys = base;
         return true;
     }
-    rehash_keys(sc, o->key_base);
-    sc->nkeys = o->key_base;
+    rehash_keys(sc, base);
+    sc->nkeys = base;
     qsort(k, m, sizeof(*k), cmp_key_hash);
     for (size_t a = 1; a < m; a++) {
         if (k[a].hash != k[a - 1].hash)
@@ -606,20 +907,20 @@ static bool check_keys(struct cg__scan *sc, struct cg__scan_obj *o)
     return true;
 }
 
-/* Checks the key just pushed against the earlier keys of a small object. */
-static inline bool check_new_key(struct cg__scan *sc, struct cg__scan_obj *o)
+/* The filter bit of a tag. */
+static inline uint64_t tag_bit(uint64_t tag)
 {
-    size_t last = sc->nkeys - 1;
-    if (last - o->key_base >= SMALL_OBJECT_KEYS)
-        return true; /* checked by sorting at the close */
-    const struct cg__scan_key *k = &sc->keys[last];
-    uint64_t bit = 1ull << ((k->hash * 0x9e3779b97f4a7c15ull) >> 58);
-    if ((o->seen & bit) != 0) {
-        for (size_t b = o->key_base; b < last; b++)
-            if (sc->keys[b].hash == k->hash && key_equal(sc, k, &sc->keys[b]))
-                return duplicate_found(sc, k, &sc->keys[b]);
-    }
-    o->seen |= bit;
+    return 1ull << ((tag * 0x9e3779b97f4a7c15ull) >> 58);
+}
+
+/* Checks k, the newest key of a small object whose keys start at first, against the earlier
+ * ones (called only when k's filter bit was already set). */
+static __attribute__((noinline)) bool
+check_small(struct cg__scan *sc, const struct cg__scan_key *first, const struct cg__scan_key *k)
+{
+    for (const struct cg__scan_key *b = first; b < k; b++)
+        if (b->hash == k->hash && key_equal(sc, k, b))
+            return duplicate_found(sc, k, b);
     return true;
 }
 
@@ -633,14 +934,6 @@ static void grow_keys(struct cg__scan *sc)
         free(sc->keys);
     sc->keys = nk;
     sc->capkeys = cap;
-}
-
-/* A new slot on the key stack (filled in place: no struct copies on the hot path). */
-static inline struct cg__scan_key *push_key(struct cg__scan *sc)
-{
-    if (sc->nkeys == sc->capkeys)
-        grow_keys(sc);
-    return &sc->keys[sc->nkeys++];
 }
 
 static inline __attribute__((always_inline)) int
@@ -661,7 +954,7 @@ obj_next(struct cg__scan *sc, struct cg__scan_obj *o, struct cg__scan_keyref *ke
                 sc->nkeys = o->key_base; /* checked as they came */
                 return 0;
             }
-            return check_keys(sc, o) ? 0 : -1;
+            return check_keys(sc, o->key_base) ? 0 : -1;
         }
         if (!o->first) {
             if (c != ',') {
@@ -683,29 +976,59 @@ obj_next(struct cg__scan *sc, struct cg__scan_obj *o, struct cg__scan_keyref *ke
         return -1;
     }
     o->first = false;
-    size_t off = 0, len = 0;
+    /* The key, on locals (stores through key and k would make the scanner's fields reload). */
+    const unsigned char *s = sc->s;
+    const size_t n = sc->n;
+    size_t open = sc->i, ul = 0, close;
     bool esc = false;
-    if (!string_at(sc, &off, &len, &esc))
+    uint64_t tag;
+#ifdef SCAN_SSE2
+    if (open + 17 <= n) {
+        __m128i x = load128(s + open + 1);
+        unsigned m = special16(x);
+        if (m != 0) {
+            size_t k = (size_t)__builtin_ctz(m);
+            close = open + 1 + k;
+            if (s[close] == '"') {
+                tag = tag16(x, k);
+                goto tagged;
+            }
+        }
+    }
+#endif
+    close = key_full(sc, open, &tag, &esc, &ul);
+    if (close == 0)
         return -1;
+#ifdef SCAN_SSE2
+tagged:;
+#endif
+    size_t off = open + 1, len = close - open - 1;
+    i = close + 1;
+    sc->i = i;
     key->off = off;
     key->len = len;
     key->esc = esc;
     if (esc) {
-        size_t ul;
-        const char *u = scratch_unescape(sc, off, len, &ul);
-        key->text = (struct cg_str){u, ul};
+        key->text = (struct cg_str){sc->scratch, ul};
     } else {
-        key->text = (struct cg_str){(const char *)sc->s + off, len};
+        key->text = (struct cg_str){(const char *)s + off, len};
     }
-    struct cg__scan_key *k = push_key(sc);
-    k->hash = key_tag((const unsigned char *)key->text.p, key->text.n);
-    k->off = off;
-    k->len = len;
-    k->esc = esc;
-    if (!check_new_key(sc, o))
-        return -1;
-    i = sc->i;
-    if (i + 1 < sc->n && sc->s[i] == ':' && sc->s[i + 1] > ' ') {
+    size_t nk = sc->nkeys;
+    if (__builtin_expect(nk == sc->capkeys, 0))
+        grow_keys(sc);
+    struct cg__scan_key *kp = sc->keys + nk;
+    sc->nkeys = nk + 1;
+    kp->hash = tag;
+    kp->off = off;
+    kp->len = len;
+    size_t nobj = nk - o->key_base;
+    if (nobj < SMALL_OBJECT_KEYS) {
+        uint64_t bit = tag_bit(tag), seen = o->seen;
+        if (__builtin_expect((seen & bit) != 0, 0) && !check_small(sc, kp - nobj, kp))
+            return -1;
+        o->seen = seen | bit;
+    }
+    if (i + 1 < n && s[i] == ':' && s[i + 1] > ' ') {
         sc->i = i + 1; /* compact "key":value */
         return 1;
     }
@@ -810,9 +1133,9 @@ static inline size_t ws_at(struct cg__scan *sc, const unsigned char *s, size_t n
 }
 
 /* The parent of an open container of skip_container (the innermost one lives in registers):
- * for an object, where its keys start on the key stack and its duplicate filter. */
+ * for an object, how many keys it has on the key stack so far and its duplicate filter. */
 struct skip_frame {
-    size_t key_base;
+    size_t nobj;
     uint64_t seen;
     bool obj;
 };
@@ -820,7 +1143,8 @@ struct skip_frame {
 /* Skips the object or array at the current offset with an explicit stack instead of recursion
  * through obj_next: the same checks in the same order (so the same first error), but offset,
  * depth and key stack stay in locals and no key struct is filled per member. The depth limit
- * bounds the stack. The scanner's fields are written back before any call that reads them. */
+ * bounds the stack: the depth is the entry depth plus the frames in use. The scanner's fields
+ * are written back before any call that reads them. */
 static bool skip_container(struct cg__scan *sc)
 {
     struct skip_frame st[CG_ADMISSION_MAX_DEPTH];
@@ -828,17 +1152,19 @@ static bool skip_container(struct cg__scan *sc)
     const unsigned char *s = sc->s;
     const size_t n = sc->n;
     size_t i = sc->i;
-    int depth = sc->depth;
-    const int depth0 = depth;
-    struct cg__scan_key *keys = sc->keys;
-    size_t nk = sc->nkeys, cap = sc->capkeys;
-    size_t base = 0;   /* innermost object: first key on the stack */
+    /* Containers that may open: frames below flim (none when room <= 0). */
+    const int room = CG_ADMISSION_MAX_DEPTH - sc->depth;
+    struct skip_frame *const flim = room > 0 ? st + room : st;
+    struct cg__scan_key *kp = sc->keys + sc->nkeys; /* next free key slot */
+    struct cg__scan_key *kend = sc->keys + sc->capkeys;
+    size_t nobj = 0;   /* innermost object: its keys, the last ones below kp */
     uint64_t seen = 0; /* innermost object: duplicate filter */
     bool obj = false;  /* the innermost container is an object */
     bool ok = false;
     int c = s[i];
 
-#define SYNC() (sc->i = i, sc->depth = depth, sc->nkeys = nk)
+/* The depth is written back only at the end (what is called in between does not read it). */
+#define SYNC() (sc->i = i, sc->nkeys = (size_t)(kp - sc->keys))
 #define PEEK() (i = ws_at(sc, s, n, i), c = i < n ? s[i] : -1)
 #define FAIL(...)                                                                                  \
     do {                                                                                           \
@@ -847,15 +1173,12 @@ static bool skip_container(struct cg__scan *sc)
     } while (0)
 
 open: /* at '{' or '[' (c) */
-    if (depth >= CG_ADMISSION_MAX_DEPTH)
+    if (f >= flim)
         FAIL(i, "nesting deeper than %d levels", CG_ADMISSION_MAX_DEPTH);
-    if (depth > depth0) {
-        f->key_base = base;
-        f->seen = seen;
-        f->obj = obj;
-        f++;
-    }
-    depth++;
+    f->nobj = nobj;
+    f->seen = seen;
+    f->obj = obj;
+    f++;
     i++;
     obj = c == '{';
     PEEK();
@@ -866,7 +1189,7 @@ open: /* at '{' or '[' (c) */
             FAIL(i, "unexpected end of input in an array");
         goto value;
     }
-    base = nk;
+    nobj = 0;
     seen = 0;
     if (c == '}')
         goto close_obj;
@@ -878,42 +1201,49 @@ open: /* at '{' or '[' (c) */
 
 key : /* at the '"' of a key */
 {
-    size_t close = 0;
-    bool esc = false;
-    if (!string_body(sc, s, n, i, &close, &esc))
+    uint64_t tag;
+    size_t close;
+#ifdef SCAN_SSE2
+    /* Short plain keys inline (key_body's first step), the rest out of line. */
+    if (i + 17 <= n) {
+        __m128i x = load128(s + i + 1);
+        unsigned m = special16(x);
+        if (m != 0) {
+            size_t k = (size_t)__builtin_ctz(m);
+            close = i + 1 + k;
+            if (s[close] == '"') {
+                tag = tag16(x, k);
+                goto tagged;
+            }
+        }
+    }
+#endif
+    close = key_other(sc, i, &tag);
+    if (close == 0)
         goto out;
-    if (nk == cap) {
+#ifdef SCAN_SSE2
+tagged:
+#endif
+    if (__builtin_expect(kp == kend, 0)) {
         SYNC();
         grow_keys(sc);
-        keys = sc->keys;
-        cap = sc->capkeys;
+        kp = sc->keys + sc->nkeys;
+        kend = sc->keys + sc->capkeys;
     }
-    struct cg__scan_key *k = &keys[nk++];
-    k->off = i + 1;
-    k->len = close - i - 1;
-    k->esc = esc;
-    uint64_t tag;
-    if (esc) {
-        size_t ul;
-        const char *u = scratch_unescape(sc, k->off, k->len, &ul);
-        tag = key_tag((const unsigned char *)u, ul);
-    } else {
-        tag = key_tag(s + k->off, k->len);
-    }
-    k->hash = tag;
+    kp->hash = tag;
+    kp->off = i + 1;
+    kp->len = close - i - 1;
     i = close + 1;
-    /* check_new_key on locals. */
-    if (nk - 1 - base < SMALL_OBJECT_KEYS) {
-        uint64_t bit = 1ull << ((tag * 0x9e3779b97f4a7c15ull) >> 58);
-        if ((seen & bit) != 0) {
-            for (size_t b = base; b < nk - 1; b++)
-                if (keys[b].hash == tag && key_equal(sc, k, &keys[b])) {
-                    duplicate_found(sc, k, &keys[b]);
-                    goto out;
-                }
+    if (nobj < SMALL_OBJECT_KEYS) {
+        uint64_t bit = tag_bit(tag);
+        if (__builtin_expect((seen & bit) != 0, 0) && !check_small(sc, kp - nobj, kp)) {
+            kp++;
+            goto out;
         }
         seen |= bit;
     }
+    kp++;
+    nobj++;
 }
     if (i + 1 < n && s[i] == ':' && s[i + 1] > ' ') {
         i++; /* compact "key":value */
@@ -933,14 +1263,14 @@ key : /* at the '"' of a key */
 value: /* at the first byte of a member or element value (which exists) */
     c = s[i];
     if (c == '"') {
-        size_t close = 0;
-        bool esc = false;
-        if (!string_body(sc, s, n, i, &close, &esc))
+        bool esc;
+        size_t close = string_body(sc, s, n, i, &esc);
+        if (close == 0)
             goto out;
         i = close + 1;
     } else if (c == '{' || c == '[') {
         /* Empty containers are most of the skipped values (managedFields' "f:x":{}). */
-        if (i + 1 < n && s[i + 1] == c + 2 && depth < CG_ADMISSION_MAX_DEPTH)
+        if (i + 1 < n && s[i + 1] == c + 2 && f < flim)
             i += 2;
         else
             goto open;
@@ -1009,35 +1339,32 @@ next: /* after a value inside the innermost container */
 
 close_obj:
     i++;
-    depth--;
-    if (nk - base <= SMALL_OBJECT_KEYS) {
-        nk = base; /* checked as they came */
-    } else {
-        struct cg__scan_obj o = {base, seen, false};
+    f--;
+    if (nobj > SMALL_OBJECT_KEYS) {
         SYNC();
-        if (!check_keys(sc, &o)) {
-            nk = sc->nkeys;
+        if (!check_keys(sc, sc->nkeys - nobj)) {
+            kp = sc->keys + sc->nkeys;
             goto out;
         }
-        nk = sc->nkeys;
     }
+    kp -= nobj; /* small objects were checked as their keys came */
     goto closed;
 close_arr:
     i++;
-    depth--;
+    f--;
 closed:
-    if (depth == depth0) {
+    if (f == st) {
         ok = true;
         goto out;
     }
-    f--;
-    base = f->key_base;
+    nobj = f->nobj;
     seen = f->seen;
     obj = f->obj;
     goto next;
 
 out:
     SYNC();
+    sc->depth += (int)(f - st);
     return ok;
 #undef SYNC
 #undef PEEK

@@ -24,8 +24,7 @@ struct cg__scan_key {
     uint64_t hash; /* of the unescaped key: its tag while the object is open, its hash once a
                     * big object closes (scan.c) */
     size_t off;    /* raw key text (after the opening quote) */
-    size_t len;    /* raw length */
-    bool esc;      /* the raw text holds escapes */
+    size_t len;    /* raw length (escapes are looked for only when keys must be compared) */
 };
 
 #define CG__SCAN_LOCAL_KEYS 256
