@@ -659,6 +659,35 @@ static inline uint64_t tag16(__m128i x, size_t n)
 }
 #endif
 
+/* A key whose closing quote is among the 16 bytes after its '"' at s[open], with nothing to
+ * unescape or check before it (most keys): *close and *tag from that one load, inline. false
+ * for every other key (and always without SSE2): the caller takes the full path. */
+static inline __attribute__((always_inline)) bool
+short_plain_key(const unsigned char *s, size_t n, size_t open, size_t *close, uint64_t *tag)
+{
+#ifdef SCAN_SSE2
+    if (open + 17 <= n) {
+        __m128i x = load128(s + open + 1);
+        unsigned m = special16(x);
+        if (m != 0) {
+            size_t k = (size_t)__builtin_ctz(m);
+            if (s[open + 1 + k] == '"') {
+                *close = open + 1 + k;
+                *tag = tag16(x, k);
+                return true;
+            }
+        }
+    }
+#else
+    (void)s;
+    (void)n;
+    (void)open;
+    (void)close;
+    (void)tag;
+#endif
+    return false;
+}
+
 #ifdef SCAN_SSE2
 /* Grows the scratch buffer to hold at least need bytes, keeping its first keep bytes. */
 static __attribute__((noinline)) void scratch_grow(struct cg__scan *sc, size_t need, size_t keep)
@@ -840,6 +869,9 @@ static inline __attribute__((always_inline)) size_t key_body(struct cg__scan *sc
         }
     }
 slow:
+#else
+    (void)s;
+    (void)n;
 #endif
     if (esc != NULL)
         *esc = false;
@@ -982,26 +1014,12 @@ obj_next(struct cg__scan *sc, struct cg__scan_obj *o, struct cg__scan_keyref *ke
     size_t open = sc->i, ul = 0, close;
     bool esc = false;
     uint64_t tag;
-#ifdef SCAN_SSE2
-    if (open + 17 <= n) {
-        __m128i x = load128(s + open + 1);
-        unsigned m = special16(x);
-        if (m != 0) {
-            size_t k = (size_t)__builtin_ctz(m);
-            close = open + 1 + k;
-            if (s[close] == '"') {
-                tag = tag16(x, k);
-                goto tagged;
-            }
-        }
-    }
-#endif
+    if (short_plain_key(s, n, open, &close, &tag))
+        goto tagged;
     close = key_full(sc, open, &tag, &esc, &ul);
     if (close == 0)
         return -1;
-#ifdef SCAN_SSE2
 tagged:;
-#endif
     size_t off = open + 1, len = close - open - 1;
     i = close + 1;
     sc->i = i;
@@ -1203,27 +1221,13 @@ key : /* at the '"' of a key */
 {
     uint64_t tag;
     size_t close;
-#ifdef SCAN_SSE2
-    /* Short plain keys inline (key_body's first step), the rest out of line. */
-    if (i + 17 <= n) {
-        __m128i x = load128(s + i + 1);
-        unsigned m = special16(x);
-        if (m != 0) {
-            size_t k = (size_t)__builtin_ctz(m);
-            close = i + 1 + k;
-            if (s[close] == '"') {
-                tag = tag16(x, k);
-                goto tagged;
-            }
-        }
-    }
-#endif
+    /* Short plain keys inline, the rest out of line. */
+    if (short_plain_key(s, n, i, &close, &tag))
+        goto tagged;
     close = key_other(sc, i, &tag);
     if (close == 0)
         goto out;
-#ifdef SCAN_SSE2
 tagged:
-#endif
     if (__builtin_expect(kp == kend, 0)) {
         SYNC();
         grow_keys(sc);
