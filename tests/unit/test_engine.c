@@ -96,8 +96,8 @@ static void run_json(const struct cg_policy_set *set, enum cg_review_path path, 
     struct cg_review_outcome outcome;
     cg_review_scratch_init(&scratch);
     cg_buf_init(&buf, 0);
-    assert_int_equal(cg_review_run(set, path, now, body, strlen(body), &scratch, &buf, &outcome),
-                     CG_OK);
+    assert_int_equal(
+        cg_review_run(set, path, now, body, strlen(body), &scratch, NULL, &buf, &outcome), CG_OK);
     assert_int_equal(outcome.http_status, 200);
     snprintf(out->decision, sizeof(out->decision), "%s", outcome.decision);
     snprintf(out->policy, sizeof(out->policy), "%s", outcome.policy ? outcome.policy : "");
@@ -1024,16 +1024,17 @@ static void engine_buffer_cap(void **state)
     cg_patch_init(&patch, 1 << 16);
     cg_buf_init(&text, 16); /* too small for any message */
     struct cg_engine_result res;
-    assert_int_equal(cg_engine_eval(set, CG_REVIEW_VALIDATE, NOW_PLAIN, &req, &patch, &text, &res),
-                     CG_ETOOBIG);
+    assert_int_equal(
+        cg_engine_eval(set, CG_REVIEW_VALIDATE, NOW_PLAIN, &req, NULL, &patch, &text, &res),
+        CG_ETOOBIG);
     assert_false(res.allowed);
     assert_int_equal(res.status_code, 500);
     assert_string_equal(res.decision, "error");
     /* The same request with room: a plain denial, and the engine reports what it saw. */
     cg_buf_dispose(&text);
     cg_buf_init(&text, 1 << 16);
-    assert_int_equal(cg_engine_eval(set, CG_REVIEW_VALIDATE, NOW_PLAIN, &req, &patch, &text, &res),
-                     CG_OK);
+    assert_int_equal(
+        cg_engine_eval(set, CG_REVIEW_VALIDATE, NOW_PLAIN, &req, NULL, &patch, &text, &res), CG_OK);
     assert_false(res.allowed);
     assert_int_equal(res.status_code, 403);
     assert_true(res.release);
@@ -1047,8 +1048,9 @@ static void engine_buffer_cap(void **state)
     body = json_dumps(review, JSON_COMPACT);
     cg_arena_reset(&arena);
     assert_int_equal(cg_admission_decode(body, strlen(body), &arena, &req, &err), CG_OK);
-    assert_int_equal(cg_engine_eval(set, CG_REVIEW_MUTATE, NOW_PLAIN, &req, &patch, &text, &res),
-                     CG_ETOOBIG);
+    assert_int_equal(
+        cg_engine_eval(set, CG_REVIEW_MUTATE, NOW_PLAIN, &req, NULL, &patch, &text, &res),
+        CG_ETOOBIG);
     assert_false(res.allowed);
     assert_int_equal(res.patch.n, 0);
     cg_patch_dispose(&patch);

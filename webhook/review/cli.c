@@ -150,7 +150,7 @@ static enum cg_status review_once(const struct cg_policy_set *set, enum cg_revie
 {
     struct cg_review_scratch scratch;
     cg_review_scratch_init(&scratch);
-    enum cg_status st = cg_review_run(set, path, now, body, len, &scratch, out, outcome);
+    enum cg_status st = cg_review_run(set, path, now, body, len, &scratch, NULL, out, outcome);
     /* outcome strings may point into scratch; keep only what outlives it */
     cg_review_scratch_dispose(&scratch);
     outcome->uid = outcome->kind = outcome->namespace_ = outcome->name = CG_STR_NULL;

@@ -629,7 +629,7 @@ static void finish(struct ctx *c, struct cg_engine_result *out, const struct cg_
 
 enum cg_status cg_engine_eval(const struct cg_policy_set *set, enum cg_review_path path,
                               int64_t now, const struct cg_admission_request *req,
-                              struct cg_patch *patch, struct cg_buf *text,
+                              const struct cg_cluster_view *view, struct cg_patch *patch, struct cg_buf *text,
                               struct cg_engine_result *out)
 {
     memset(out, 0, sizeof(*out));

@@ -90,7 +90,7 @@ struct cg_engine_result {
  * or CG_ETOOBIG when a buffer cap is reached (out then says allowed=false, 500). */
 enum cg_status cg_engine_eval(const struct cg_policy_set *set, enum cg_review_path path,
                               int64_t now, const struct cg_admission_request *req,
-                              struct cg_patch *patch, struct cg_buf *text,
-                              struct cg_engine_result *out);
+                              const struct cg_cluster_view *view, struct cg_patch *patch,
+                              struct cg_buf *text, struct cg_engine_result *out);
 
 #endif

@@ -40,7 +40,8 @@ static const char *operation_str(enum cg_operation op)
 
 enum cg_status cg_review_run(const struct cg_policy_set *set, enum cg_review_path path, int64_t now,
                              const char *body, size_t len, struct cg_review_scratch *scratch,
-                             struct cg_buf *out, struct cg_review_outcome *outcome)
+                             const struct cg_cluster_source *cluster, struct cg_buf *out,
+                             struct cg_review_outcome *outcome)
 {
     memset(outcome, 0, sizeof(*outcome));
     cg_arena_reset(&scratch->arena);
@@ -65,8 +66,14 @@ enum cg_status cg_review_run(const struct cg_policy_set *set, enum cg_review_pat
     outcome->user = req.username;
     outcome->dry_run = req.dry_run;
 
+    struct cg_cluster_view view;
+    memset(&view, 0, sizeof(view));
+    if (cluster != NULL && cluster->lookup != NULL)
+        cluster->lookup(cluster->ud, &req, &scratch->arena, &view);
     struct cg_engine_result res;
-    st = cg_engine_eval(set, path, now, &req, &scratch->patch, &scratch->text, &res);
+    st = cg_engine_eval(set, path, now, &req, &view, &scratch->patch, &scratch->text, &res);
+    if (cluster != NULL && cluster->commit != NULL)
+        cluster->commit(cluster->ud, &req, &res);
     if (st != CG_OK)
         outcome->error = "engine_limits"; /* res is a 500 denial saying so */
 

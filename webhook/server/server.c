@@ -245,7 +245,7 @@ static void on_review(struct worker *w, h2o_req_t *req, enum cg_review_path path
     cg_buf_reset(&w->out);
     uint64_t t0 = now_ns();
     enum cg_status st = cg_review_run(set, path, (int64_t)time(NULL), req->entity.base,
-                                      req->entity.len, &w->scratch, &w->out, &o);
+                                      req->entity.len, &w->scratch, NULL, &w->out, &o);
     uint64_t ns = now_ns() - t0;
     int status = o.http_status;
     if (st != CG_OK) {
