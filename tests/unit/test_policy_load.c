@@ -181,6 +181,7 @@ static void test_payments_exactly(void **state)
     assert_string_equal(p->traffic.components.items[0], "service");
     assert_int_equal(p->traffic.controller_clears.n, 1);
     assert_string_equal(p->traffic.controller_clears.items[0], "service");
+    assert_int_equal(p->traffic.drain_timeout_seconds, 300); /* the default */
     cg_policy_set_unref(set);
 }
 
@@ -363,6 +364,7 @@ static void test_all_fields(void **state)
     assert_int_equal(p->emergency.on_check_failure, CG_ON_FAILURE_ROLLBACK);
     assert_int_equal(p->traffic.components.n, 3);
     assert_int_equal(p->traffic.controller_clears.n, 0);
+    assert_int_equal(p->traffic.drain_timeout_seconds, 150);
     cg_policy_set_unref(set);
 }
 

@@ -132,6 +132,9 @@ struct cg_emergency {
 struct cg_traffic {
     struct cg_strv components;        /* finalizer cellgate.io/drain-<component> each */
     struct cg_strv controller_clears; /* subset the controller removes itself */
+    int64_t drain_timeout_seconds;    /* a held delete passes this long after the drain was
+                                         requested (default 300), so a stopped controller
+                                         never blocks node drains forever */
 };
 
 struct cg_policy {
