@@ -75,6 +75,36 @@ struct cg_owner_ref {
     bool controller;
 };
 
+/* One requirement of a nodeSelectorTerm's matchExpressions. */
+struct cg_node_requirement {
+    struct cg_str key, operator_;
+    struct cg_strs values;
+};
+
+/* A nodeSelectorTerm of spec.affinity.nodeAffinity.requiredDuring...: the pod may run on a node
+ * that satisfies every requirement of at least one term. */
+struct cg_node_term {
+    const struct cg_node_requirement *match_expressions;
+    size_t n_match_expressions;
+    bool has_match_expressions; /* the key is there (an empty list counts) */
+};
+
+struct cg_node_terms {
+    const struct cg_node_term *items;
+    size_t n;
+    bool present; /* nodeSelectorTerms is there */
+};
+
+/* One entry of a Pod's status.conditions. */
+struct cg_condition {
+    struct cg_str type, status;
+};
+
+struct cg_conditions {
+    const struct cg_condition *items;
+    size_t n;
+};
+
 /* The pod spec fields the rules read (of a Pod, or of a Deployment's spec.template.spec). */
 struct cg_pod_spec {
     bool present;
@@ -84,6 +114,8 @@ struct cg_pod_spec {
     bool has_affinity;              /* spec.affinity present */
     bool has_node_affinity;         /* spec.affinity.nodeAffinity present */
     bool has_required_node_affinity;
+    struct cg_node_terms node_terms; /* of the required node affinity */
+    struct cg_kvs node_selector;
     struct cg_str node_name;
 };
 
@@ -98,6 +130,9 @@ struct cg_object {
     bool deletion_timestamp_set;
     struct cg_owner_ref owner;
     bool has_metadata;
+    /* Pod status (present only on Pods) */
+    struct cg_str phase;
+    struct cg_conditions conditions;
     /* Deployment spec (present only on Deployments) */
     bool has_spec;
     struct cg_opt_int replicas;
@@ -158,8 +193,9 @@ struct cg_admission_request {
  * number (at byte 78)"); unknown fields are ignored. present flags of lists and maps mean
  * "the key was there", even with null. For a Pod, `pod` is its spec and the Deployment
  * fields (has_spec ... template_*) stay zero; for any other kind `pod` is
- * spec.template.spec. The kind is the object's own, or request.kind.kind when it has none.
- * On failure *out holds nothing useful. err may be NULL. */
+ * spec.template.spec and phase and conditions (a Pod's status) stay zero. The kind is the object's
+ * own, or request.kind.kind when it has none. On failure *out holds nothing useful. err may be
+ * NULL. */
 enum cg_status cg_admission_decode(const char *body, size_t len, struct cg_arena *arena,
                                    struct cg_admission_request *out, struct cg_err *err);
 

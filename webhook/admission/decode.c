@@ -586,12 +586,54 @@ static bool rd_gates(struct dec *d, const char *name, struct cg_strs *out)
     return ok;
 }
 
+static bool requirement_key(struct dec *d, struct cg_str k, void *target)
+{
+    struct cg_node_requirement *r = target;
+    if (key_is(k, "key"))
+        return rd_str(d, "key", &r->key);
+    if (key_is(k, "operator"))
+        return rd_str(d, "operator", &r->operator_);
+    if (key_is(k, "values"))
+        return rd_strs(d, "values", &r->values);
+    return cg__scan_skip(&d->sc);
+}
+
+static bool node_term_key(struct dec *d, struct cg_str k, void *target)
+{
+    struct cg_node_term *t = target;
+    if (key_is(k, "matchExpressions")) {
+        struct vec v = {0};
+        t->has_match_expressions = true;
+        bool ok = rd_objects(d, "matchExpressions", sizeof(struct cg_node_requirement),
+                             requirement_key, &v);
+        t->match_expressions = (const struct cg_node_requirement *)v.p;
+        t->n_match_expressions = v.n;
+        return ok;
+    }
+    return cg__scan_skip(&d->sc);
+}
+
+static bool node_selector_key(struct dec *d, struct cg_str k, void *target)
+{
+    struct cg_node_terms *terms = target;
+    if (key_is(k, "nodeSelectorTerms")) {
+        struct vec v = {0};
+        terms->present = true;
+        bool ok =
+            rd_objects(d, "nodeSelectorTerms", sizeof(struct cg_node_term), node_term_key, &v);
+        terms->items = (const struct cg_node_term *)v.p;
+        terms->n = v.n;
+        return ok;
+    }
+    return cg__scan_skip(&d->sc);
+}
+
 static bool node_affinity_key(struct dec *d, struct cg_str k, void *target)
 {
     struct cg_pod_spec *ps = target;
     if (key_is(k, "requiredDuringSchedulingIgnoredDuringExecution"))
-        return rd_present_obj(d, "requiredDuringSchedulingIgnoredDuringExecution",
-                              &ps->has_required_node_affinity);
+        return rd_fields(d, "requiredDuringSchedulingIgnoredDuringExecution", node_selector_key,
+                         &ps->node_terms, &ps->has_required_node_affinity);
     return cg__scan_skip(&d->sc);
 }
 
@@ -616,6 +658,8 @@ static bool podspec_key(struct dec *d, struct cg_str k, void *target)
         return rd_fields(d, "affinity", affinity_key, ps, &ps->has_affinity);
     if (key_is(k, "nodeName"))
         return rd_str(d, "nodeName", &ps->node_name);
+    if (key_is(k, "nodeSelector"))
+        return rd_kvs(d, "nodeSelector", &ps->node_selector);
     return cg__scan_skip(&d->sc);
 }
 
@@ -714,6 +758,34 @@ static void finish_object(struct cg_object *obj, const struct cg_pod_spec *tmpl_
         return;
     }
     obj->pod = *tmpl_pod;
+    obj->phase = CG_STR_NULL;
+    memset(&obj->conditions, 0, sizeof(obj->conditions));
+}
+
+static bool condition_key(struct dec *d, struct cg_str k, void *target)
+{
+    struct cg_condition *c = target;
+    if (key_is(k, "type"))
+        return rd_str(d, "type", &c->type);
+    if (key_is(k, "status"))
+        return rd_str(d, "status", &c->status);
+    return cg__scan_skip(&d->sc);
+}
+
+/* status of any object: only a Pod's phase and conditions are read. */
+static bool status_key(struct dec *d, struct cg_str k, void *target)
+{
+    struct cg_object *obj = target;
+    if (key_is(k, "phase"))
+        return rd_str(d, "phase", &obj->phase);
+    if (key_is(k, "conditions")) {
+        struct vec v = {0};
+        bool ok = rd_objects(d, "conditions", sizeof(struct cg_condition), condition_key, &v);
+        obj->conditions.items = (const struct cg_condition *)v.p;
+        obj->conditions.n = v.n;
+        return ok;
+    }
+    return cg__scan_skip(&d->sc);
 }
 
 static bool object_key(struct dec *d, struct cg_str k, void *target)
@@ -721,6 +793,8 @@ static bool object_key(struct dec *d, struct cg_str k, void *target)
     struct cg_object *obj = target;
     if (key_is(k, "metadata"))
         return rd_fields(d, "metadata", metadata_key, obj, &obj->has_metadata);
+    if (key_is(k, "status"))
+        return rd_fields(d, "status", status_key, obj, NULL);
     if (key_is(k, "spec"))
         return rd_spec(d, "spec", obj);
     if (key_is(k, "kind"))

@@ -11,9 +11,10 @@
 #define CG_ANN_BREAK_GLASS_DEFAULT "cellgate.io/break-glass"
 
 /* Pod label and annotations. */
-#define CG_LABEL_CELL "cellgate.io/cell"                   /* the cell the webhook placed it in */
-#define CG_ANN_DRAINING "cellgate.io/draining"             /* the controller is draining it */
-#define CG_ANN_DRAINED "cellgate.io/drained"               /* no traffic reaches it any more */
+#define CG_LABEL_CELL "cellgate.io/cell"                     /* the cell the webhook placed it in */
+#define CG_ANN_POLICY "cellgate.io/policy"                   /* the policy that placed it */
+#define CG_ANN_DRAINING "cellgate.io/draining"               /* the controller is draining it */
+#define CG_ANN_DRAINED "cellgate.io/drained"                 /* no traffic reaches it any more */
 #define CG_ANN_DRAIN_REQUESTED "cellgate.io/drain-requested" /* RFC 3339 time of the request */
 
 /* The pod readiness gate and condition type that holds traffic. */

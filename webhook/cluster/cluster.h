@@ -21,6 +21,7 @@ struct cg_pod_state {
     struct cg_str owner_uid; /* the controlling owner's uid (controller: true); empty: none */
     struct cg_str cell;      /* label cellgate.io/cell; empty: none */
     struct cg_str phase;     /* status.phase */
+    struct cg_str policy;    /* annotation cellgate.io/policy: the policy that placed it */
     bool terminating;        /* metadata.deletionTimestamp is set */
     bool traffic_ready;      /* condition cellgate.io/traffic-ready has status "True" */
     bool draining;           /* annotation cellgate.io/draining is present */

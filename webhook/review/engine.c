@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "placement/plan.h"
+#include "review/engine_pod.h"
 
 #define ANN_APPROVE "cellgate.io/approve"
 #define ANN_EMERGENCY "cellgate.io/emergency"
@@ -627,10 +628,21 @@ static void finish(struct ctx *c, struct cg_engine_result *out, const struct cg_
     }
 }
 
+/* A review whose answer does not fit the buffers is refused whole (500): never half a patch. */
+static void fail_limits(struct cg_engine_result *out, struct cg_patch *patch)
+{
+    memset(out, 0, sizeof(*out));
+    out->allowed = false;
+    out->status_code = 500;
+    out->message = CG_STR_LIT("cellgate: the review does not fit the response limits");
+    out->decision = "error";
+    cg_patch_reset(patch);
+}
+
 enum cg_status cg_engine_eval(const struct cg_policy_set *set, enum cg_review_path path,
                               int64_t now, const struct cg_admission_request *req,
-                              const struct cg_cluster_view *view, struct cg_patch *patch, struct cg_buf *text,
-                              struct cg_engine_result *out)
+                              const struct cg_cluster_view *view, struct cg_patch *patch,
+                              struct cg_buf *text, struct cg_engine_result *out)
 {
     memset(out, 0, sizeof(*out));
     out->allowed = true;
@@ -638,6 +650,12 @@ enum cg_status cg_engine_eval(const struct cg_policy_set *set, enum cg_review_pa
     cg_patch_reset(patch);
     cg_buf_reset(text);
 
+    if (set != NULL && cg__engine_pod_applies(req)) {
+        enum cg_status st = cg__engine_pod_eval(set, path, now, req, view, patch, text, out);
+        if (st != CG_OK)
+            fail_limits(out, patch);
+        return st;
+    }
     if (set == NULL || !is_deployment(req) || req->sub_resource.n > 0 ||
         (req->operation != CG_OP_CREATE && req->operation != CG_OP_UPDATE) || !req->object.present)
         return CG_OK;
@@ -678,14 +696,7 @@ enum cg_status cg_engine_eval(const struct cg_policy_set *set, enum cg_review_pa
     }
     if (c.st == CG_OK)
         finish(&c, out, mutator);
-    if (c.st != CG_OK) {
-        memset(out, 0, sizeof(*out));
-        out->allowed = false;
-        out->status_code = 500;
-        out->message = CG_STR_LIT("cellgate: the review does not fit the response limits");
-        out->decision = "error";
-        cg_patch_reset(patch);
-        return c.st;
-    }
-    return CG_OK;
+    if (c.st != CG_OK)
+        fail_limits(out, patch);
+    return c.st;
 }

@@ -82,7 +82,13 @@ struct cg_engine_result {
     const char *policy;   /* the deciding policy (first denying, warning, auditing,
                              or mutating one), or NULL */
     bool release;         /* the request is a release of a covered Deployment */
-    size_t n_policies;    /* matching policies */
+    /* Pod CREATE placed in a cell by this review for the first time (the cluster source
+     * reserves it until the pod shows up in its watch); empty otherwise. */
+    struct cg_str placed_cell;
+    /* A Pod DELETE or eviction was held for a drain that nobody asked for yet: the cluster
+     * source should ask for it (annotate the pod cellgate.io/drain-requested). */
+    bool drain_request;
+    size_t n_policies; /* matching policies */
 };
 
 /* Evaluates req against set (NULL: nothing is covered) on path at unix time now. Resets

@@ -86,6 +86,8 @@ enum cg_status cg_review_run(const struct cg_policy_set *set, enum cg_review_pat
     resp.status_message = res.message;
     if (res.status_code == 403)
         resp.status_reason = CG_STR_LIT("Forbidden");
+    else if (res.status_code == 429)
+        resp.status_reason = CG_STR_LIT("TooManyRequests");
     for (size_t i = 0; i < res.n_warnings; i++)
         resp.warnings[i] = res.warnings[i];
     resp.n_warnings = res.n_warnings;

@@ -1,0 +1,17 @@
+/* Internal to the engine: the Pod rules (engine_pod.c). engine.h has the contract. */
+#ifndef CG_REVIEW_ENGINE_POD_H
+#define CG_REVIEW_ENGINE_POD_H
+
+#include "review/engine.h"
+
+/* Does req belong to the Pod rules (Pod CREATE or DELETE, pods/eviction CREATE)? */
+bool cg__engine_pod_applies(const struct cg_admission_request *req);
+
+/* Decides a request cg__engine_pod_applies to into out, which the caller has reset to
+ * "allowed". Returns CG_ETOOBIG when patch or text is full. */
+enum cg_status cg__engine_pod_eval(const struct cg_policy_set *set, enum cg_review_path path,
+                                   int64_t now, const struct cg_admission_request *req,
+                                   const struct cg_cluster_view *view, struct cg_patch *patch,
+                                   struct cg_buf *text, struct cg_engine_result *out);
+
+#endif
