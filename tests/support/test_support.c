@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -105,4 +107,63 @@ int cg_test_spawn(const char *const *argv)
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+#define NODE_DIR CG_SOURCE_DIR "/tests/jsonpatch-node"
+#define INSTALL_HINT "npm --prefix " NODE_DIR " ci"
+
+json_t *cg_test_node_apply(const json_t *doc, const json_t *patch)
+{
+    char in_path[] = "/tmp/cg-jsonpatch-node-XXXXXX";
+    int fd = mkstemp(in_path);
+    assert_true(fd >= 0);
+    json_t *input = json_pack("{s:O,s:O}", "doc", (json_t *)doc, "patch", (json_t *)patch);
+    assert_non_null(input);
+    char *text = json_dumps(input, JSON_COMPACT);
+    json_decref(input);
+    size_t len = strlen(text);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    close(fd);
+    test_free(text); /* json_dumps allocates with jansson's allocator: cmocka's here */
+
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "node '%s/apply.js' < '%s'", NODE_DIR, in_path);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    char *out = NULL;
+    size_t out_len = 0, cap = 0;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (out_len + n + 1 > cap) {
+            cap = (out_len + n + 1) * 2;
+            out = realloc(out, cap);
+            assert_non_null(out);
+        }
+        memcpy(out + out_len, chunk, n);
+        out_len += n;
+    }
+    int status = pclose(f);
+    unlink(in_path);
+    json_t *result = NULL;
+    if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        json_error_t jerr;
+        result = json_loadb(out, out_len, JSON_DECODE_ANY, &jerr);
+        if (result == NULL)
+            fail_msg("apply.js printed something that is not JSON: %s", jerr.text);
+    } else if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+        fail_msg("node is not on PATH (Debian package nodejs)");
+    } else if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+        fail_msg("fast-json-patch is not installed: run `" INSTALL_HINT "`");
+    }
+    free(out);
+    return result;
+}
+
+void cg_test_node_check_installed(void)
+{
+    struct stat st;
+    if (stat(NODE_DIR "/node_modules/fast-json-patch/package.json", &st) != 0)
+        fail_msg("fast-json-patch is not installed for this test: run `" INSTALL_HINT
+                 "` (the test set-up step; needs the npm registry)");
 }

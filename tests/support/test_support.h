@@ -34,4 +34,12 @@ void cg_test_write_file(const char *path, const char *text);
 /* Runs argv[0] (a path) with argv and returns its exit code, -1 if it did not exit. */
 int cg_test_spawn(const char *const *argv);
 
+/* The independent RFC 6902 implementation (fast-json-patch under node): applies patch to doc
+ * and returns the result (new reference), or NULL when it refuses the patch (its message goes
+ * to stderr). Fails the test when node or the package is missing. */
+struct json_t;
+struct json_t *cg_test_node_apply(const struct json_t *doc, const struct json_t *patch);
+/* Fails the test with the install command when fast-json-patch is not installed. */
+void cg_test_node_check_installed(void);
+
 #endif

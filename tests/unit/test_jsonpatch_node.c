@@ -21,8 +21,6 @@
 #include "test_support.h"
 
 #define S(lit) CG_STR_LIT(lit)
-#define NODE_DIR CG_SOURCE_DIR "/tests/jsonpatch-node"
-#define INSTALL_HINT "npm --prefix " NODE_DIR " ci"
 
 /* request.object of a fixture review (a new reference). */
 static json_t *fixture_object(const char *rel)
@@ -63,64 +61,6 @@ static json_t *parse(const char *text)
     return v;
 }
 
-/* Runs apply.js on {doc, patch}; returns the result (new reference) or NULL when node exits
- * non-zero (its message goes to our stderr). */
-static json_t *node_apply(const json_t *doc, const json_t *patch)
-{
-    char in_path[] = "/tmp/cg-jsonpatch-node-XXXXXX";
-    int fd = mkstemp(in_path);
-    assert_true(fd >= 0);
-    json_t *input = json_pack("{s:O,s:O}", "doc", (json_t *)doc, "patch", (json_t *)patch);
-    assert_non_null(input);
-    char *text = json_dumps(input, JSON_COMPACT);
-    json_decref(input);
-    size_t len = strlen(text);
-    assert_int_equal(write(fd, text, len), (ssize_t)len);
-    close(fd);
-    test_free(text); /* json_dumps allocates with jansson's allocator: cmocka's here */
-
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "node '%s/apply.js' < '%s'", NODE_DIR, in_path);
-    FILE *f = popen(cmd, "r");
-    assert_non_null(f);
-    char *out = NULL;
-    size_t out_len = 0, cap = 0;
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (out_len + n + 1 > cap) {
-            cap = (out_len + n + 1) * 2;
-            out = realloc(out, cap);
-            assert_non_null(out);
-        }
-        memcpy(out + out_len, chunk, n);
-        out_len += n;
-    }
-    int status = pclose(f);
-    unlink(in_path);
-    json_t *result = NULL;
-    if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        json_error_t jerr;
-        result = json_loadb(out, out_len, JSON_DECODE_ANY, &jerr);
-        if (result == NULL)
-            fail_msg("apply.js printed something that is not JSON: %s", jerr.text);
-    } else if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-        fail_msg("node is not on PATH (Debian package nodejs)");
-    } else if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 2) {
-        fail_msg("fast-json-patch is not installed: run `" INSTALL_HINT "`");
-    }
-    free(out);
-    return result;
-}
-
-static void check_node_installed(void)
-{
-    struct stat st;
-    if (stat(NODE_DIR "/node_modules/fast-json-patch/package.json", &st) != 0)
-        fail_msg("fast-json-patch is not installed for this test: run `" INSTALL_HINT
-                 "` (the test set-up step; needs the npm registry)");
-}
-
 static void assert_same(const char *who, const json_t *got, const json_t *want)
 {
     if (json_equal(got, want))
@@ -153,7 +93,7 @@ static void case_init(struct pcase *c, json_t *obj, size_t cap)
  * disposes the case. */
 static void check_case(struct pcase *c, const char *name)
 {
-    check_node_installed();
+    cg_test_node_check_installed();
     struct cg_str t = cg_patch_text(&c->p);
     assert_true(t.n > 0);
     json_error_t jerr;
@@ -161,7 +101,7 @@ static void check_case(struct pcase *c, const char *name)
     if (patch == NULL)
         fail_msg("%s: the builder wrote invalid JSON (%s): %.*s", name, jerr.text, (int)t.n, t.p);
 
-    json_t *by_node = node_apply(c->obj, patch);
+    json_t *by_node = cg_test_node_apply(c->obj, patch);
     if (by_node == NULL)
         fail_msg("%s: fast-json-patch rejected the patch: %.*s", name, (int)t.n, t.p);
     assert_same("fast-json-patch", by_node, c->want);
@@ -409,7 +349,7 @@ static void pod_replace_image(void **state)
 static void both_reject_a_bad_patch(void **state)
 {
     (void)state;
-    check_node_installed();
+    cg_test_node_check_installed();
     json_t *obj = pod();
     struct cg_patch p;
     cg_patch_init(&p, 4096);
@@ -419,7 +359,7 @@ static void both_reject_a_bad_patch(void **state)
     struct cg_str t = cg_patch_text(&p);
     json_t *patch = json_loadb(t.p, t.n, 0, NULL);
     assert_non_null(patch);
-    json_t *by_node = node_apply(obj, patch);
+    json_t *by_node = cg_test_node_apply(obj, patch);
     assert_null(by_node);
     struct cg_err err;
     assert_int_equal(cg_jsonpatch_apply(&obj, patch, &err), CG_ENOTFOUND);
@@ -432,7 +372,7 @@ static void both_reject_a_bad_patch(void **state)
 static void a_wrong_expectation_is_noticed(void **state)
 {
     (void)state;
-    check_node_installed();
+    cg_test_node_check_installed();
     json_t *obj = pod();
     json_t *want = json_deep_copy(obj);
     json_object_set_new(AT(want, "metadata", "labels"), "cellgate.io/cell", json_string("zone-a"));
@@ -442,7 +382,7 @@ static void a_wrong_expectation_is_noticed(void **state)
     assert_int_equal(cg_patch_add_string(&p, segs, 3, 2, S("zone-b")), CG_OK);
     struct cg_str t = cg_patch_text(&p);
     json_t *patch = json_loadb(t.p, t.n, 0, NULL);
-    json_t *by_node = node_apply(obj, patch);
+    json_t *by_node = cg_test_node_apply(obj, patch);
     assert_non_null(by_node);
     assert_false(json_equal(by_node, want));
     assert_string_equal(json_string_value(AT(by_node, "metadata", "labels", "cellgate.io/cell")),
