@@ -124,7 +124,10 @@ json_t *cg_test_node_apply(const json_t *doc, const json_t *patch)
     size_t len = strlen(text);
     assert_int_equal(write(fd, text, len), (ssize_t)len);
     close(fd);
-    test_free(text); /* json_dumps allocates with jansson's allocator: cmocka's here */
+    json_malloc_t jmalloc;
+    json_free_t jfree;
+    json_get_alloc_funcs(&jmalloc, &jfree); /* json_dumps allocates with jansson's allocator */
+    jfree(text);
 
     char cmd[1024];
     snprintf(cmd, sizeof(cmd), "node '%s/apply.js' < '%s'", NODE_DIR, in_path);

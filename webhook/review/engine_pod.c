@@ -341,7 +341,7 @@ static enum cg_status pod_create(const struct cg_policy_set *set,
         st = add_affinity(patch, text, p, o, cell_name);
     if (st != CG_OK)
         return st;
-    if (placed_now)
+    if (placed_now && !req->dry_run)
         out->placed_cell = cg_str_from(cell_name);
     out->patch = cg_patch_text(patch);
     if (out->patch.n > 0)
