@@ -2,8 +2,8 @@
  * sockets, no clock (the time is a parameter), no allocation beyond the caller's patch and
  * text buffers, no jansson.
  *
- * What it decides (Deployment CREATE and UPDATE; every other kind and DELETE is allowed
- * untouched, and so is an object no policy covers):
+ * What it decides (Deployment CREATE and UPDATE, Pod CREATE and DELETE, pods/eviction CREATE;
+ * everything else is allowed untouched, and so is an object no policy covers):
  *
  * A release is a CREATE, or an UPDATE whose pod template digest differs from oldObject's;
  * scaling or editing annotations is not a release.
@@ -39,6 +39,28 @@
  * "rollback" and, when the policy's rollback style is fast, one group of all pods. Only ops
  * that change something are emitted, so running it again on its own output yields no patch.
  * Policies in warn or audit mode never mutate.
+ *
+ * Pods (the first matching policy in enforce mode governs; warn/audit policies only say what
+ * it would do):
+ *   /mutate, CREATE of a pod with a controlling owner (not a mirror pod): the readiness gate
+ *             cellgate.io/traffic-ready, a finalizer cellgate.io/drain-<c> per traffic
+ *             component, the label cellgate.io/cell, the annotation cellgate.io/policy, and
+ *             "<topologyKey> In [<cell>]" ANDed into every required nodeSelectorTerm (one is
+ *             made when there is none). The cell: the one the pod already pins (nodeSelector,
+ *             or every required term pinning the same policy cell: no affinity is added
+ *             then), else the one this request reserved before (view->reserved_cell), else
+ *             the one with the fewest of the owner's live pods per weight in view->cells
+ *             (ties: cell order). A pod already labelled with a policy cell keeps it, so a
+ *             reinvocation adds nothing. result.placed_cell says a new placement (not on
+ *             dryRun).
+ *   /validate, DELETE of a pod (oldObject) or an eviction (the pod from view->pod, covered
+ *             when its cellgate.io/policy names a loaded policy): a pod that is not
+ *             terminating, not annotated cellgate.io/drained, and carries traffic (condition
+ *             True) or is annotated cellgate.io/draining is denied with 429 ("retry")
+ *             and result.drain_request set when no drain was requested yet (not on dryRun).
+ *             Allowed with a warning and auditAnnotation drain-timeout once the drain was
+ *             requested more than traffic.drainTimeout ago; allowed with break-glass audit
+ *             annotations for a user in emergency.breakGlass.groups.
  *
  * Enforcement of a violation: enforce denies (403, one message per violation joined by
  * "; "), warn adds a short warning (what was found, <= 120 bytes), audit adds an auditAnnotation
