@@ -691,6 +691,43 @@ static void test_bad_syntax(void **state)
     expect(f, "{\"a\":[1,2,]", CG_EPARSE, "invalid JSON at byte 10: expected a value after ','");
 }
 
+/* Release detection compares the templates' text, never the digest: equal digests with other
+ * text are still two revisions (a crafted collision gains nothing). */
+static void test_same_template(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {
+        "{\"spec\":{\"containers\":[{\"name\":\"a b\",\"image\":\"x:1\"}]}}",
+        " {\"spec\" : {\"containers\": [ {\"name\": \"a b\",\n\"image\":\"x:1\"} ] } }",
+        "{\"spec\":{\"containers\":[{\"name\":\"ab\",\"image\":\"x:1\"}]}}",
+        "{\"spec\":{\"containers\":[{\"name\":\"a\\\" b\",\"image\":\"x:1\"}]}}",
+        "{\"spec\":{\"containers\":[{\"name\":\"a\\\"b\",\"image\":\"x:1\"}]}}",
+        "{\"spec\":{\"containers\":[{\"name\":\"a b\",\"image\":\"x:1\"}]}} ",
+    };
+    /* Which pairs are the same template: 0~1 (layout), 0~5 (trailing space); others differ. */
+    static const int same[][2] = {{0, 1}, {0, 5}, {1, 5}};
+    for (size_t i = 0; i < 6; i++) {
+        for (size_t j = 0; j < 6; j++) {
+            struct cg_object a = {.has_template = true,
+                                  .template_json = cg_str_from(texts[i]),
+                                  .template_compact = strchr(texts[i], ' ') == NULL,
+                                  .template_digest = 42};
+            struct cg_object b = a;
+            b.template_json = cg_str_from(texts[j]);
+            b.template_compact = strchr(texts[j], ' ') == NULL;
+            bool want = i == j;
+            for (size_t k = 0; k < sizeof(same) / sizeof(same[0]); k++)
+                want = want || ((size_t)same[k][0] == i && (size_t)same[k][1] == j) ||
+                       ((size_t)same[k][0] == j && (size_t)same[k][1] == i);
+            if (cg_admission_same_template(&a, &b) != want)
+                fail_msg("templates %zu and %zu: same=%d, want %d", i, j, !want, want);
+        }
+    }
+    struct cg_object none = {0}, some = {.has_template = true, .template_compact = true};
+    assert_true(cg_admission_same_template(&none, &none));
+    assert_false(cg_admission_same_template(&none, &some));
+}
+
 static void test_template_digest(void **state)
 {
     (void)state;
@@ -762,6 +799,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_strings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_syntax, setup, teardown),
         cmocka_unit_test(test_template_digest),
+        cmocka_unit_test(test_same_template),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -145,7 +145,10 @@ struct cg_object {
     struct cg_intstr max_surge, max_unavailable;
     /* Deployment spec.template */
     bool has_template;
-    uint64_t template_digest; /* digest of spec.template's JSON tokens (whitespace ignored) */
+    uint64_t template_digest;    /* digest of spec.template's JSON tokens (whitespace ignored):
+                                    a name for the revision, not a comparison */
+    struct cg_str template_json; /* spec.template's text as sent, to compare revisions */
+    bool template_compact;       /* no whitespace between its tokens */
     struct cg_kvs template_labels, template_annotations;
     /* Pod: spec; Deployment: spec.template.spec */
     struct cg_pod_spec pod;
@@ -223,6 +226,11 @@ struct cg_admission_response {
  * warnings and auditAnnotations only when there are some. Returns CG_ETOOBIG when out's
  * cap is reached, and then leaves out as it was. */
 enum cg_status cg_admission_encode(const struct cg_admission_response *resp, struct cg_buf *out);
+
+/* Do the pod templates of a and b hold the same JSON tokens (whitespace outside strings
+ * ignored)? Compares the texts themselves, so no crafted input can make two templates look
+ * the same. Objects without a template compare equal to each other only. */
+bool cg_admission_same_template(const struct cg_object *a, const struct cg_object *b);
 
 /* Digest helper shared with tests: the digest the decoder computes for a JSON value's text
  * (whitespace outside strings ignored). */

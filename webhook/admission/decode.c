@@ -691,6 +691,8 @@ static bool rd_template(struct dec *d, const char *name, struct cg_object *obj)
     if (obj->has_template) {
         /* The apiserver sends compact JSON: then the text is hashed as it is, in one pass. */
         const char *t = (const char *)d->sc.s + start;
+        obj->template_json = (struct cg_str){t, d->sc.i - start};
+        obj->template_compact = d->sc.ws_skipped == ws_before;
         obj->template_digest = d->sc.ws_skipped == ws_before
                                    ? cg__digest_compact(t, d->sc.i - start)
                                    : cg_admission_digest_json(t, d->sc.i - start);

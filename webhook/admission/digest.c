@@ -134,3 +134,46 @@ uint64_t cg_admission_digest_json(const char *json, size_t len)
     }
     return finish(&d);
 }
+
+/* The next byte of a JSON text that is not whitespace between tokens, or -1 at the end.
+ * *in_str tracks whether the walk is inside a string (escapes included). */
+static int next_token_byte(const char *s, size_t n, size_t *i, bool *in_str, bool *escaped)
+{
+    while (*i < n) {
+        unsigned char c = (unsigned char)s[(*i)++];
+        if (*in_str) {
+            if (*escaped)
+                *escaped = false;
+            else if (c == '\\')
+                *escaped = true;
+            else if (c == '"')
+                *in_str = false;
+            return c;
+        }
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
+            continue;
+        if (c == '"')
+            *in_str = true;
+        return c;
+    }
+    return -1;
+}
+
+bool cg_admission_same_template(const struct cg_object *a, const struct cg_object *b)
+{
+    if (a->has_template != b->has_template)
+        return false;
+    struct cg_str x = a->template_json, y = b->template_json;
+    if (a->template_compact && b->template_compact)
+        return cg_str_eq(x, y);
+    size_t i = 0, j = 0;
+    bool xs = false, xe = false, ys = false, ye = false;
+    for (;;) {
+        int cx = next_token_byte(x.p, x.n, &i, &xs, &xe);
+        int cy = next_token_byte(y.p, y.n, &j, &ys, &ye);
+        if (cx != cy)
+            return false;
+        if (cx < 0)
+            return true;
+    }
+}

@@ -677,7 +677,7 @@ enum cg_status cg_engine_eval(const struct cg_policy_set *set, enum cg_review_pa
     c.old = req->operation == CG_OP_UPDATE && req->old_object.present ? &req->old_object : NULL;
     c.text = text;
     c.patch = patch;
-    c.release = c.old == NULL || c.old->template_digest != c.obj->template_digest;
+    c.release = c.old == NULL || !cg_admission_same_template(c.old, c.obj);
     out->release = c.release;
 
     const struct cg_policy *mutator = NULL;
