@@ -72,6 +72,11 @@ struct ctx {
     bool release;
     struct violation v[CG_ENGINE_MAX_VIOLATIONS];
     size_t n_v, n_dropped;
+    /* Past the table, violations are counted by enforcement: a dropped enforcing one still
+     * denies (its policy named), so warn/audit findings can never turn a denial into an
+     * allow. */
+    size_t n_dropped_deny;
+    const struct cg_policy *dropped_denier;
     struct audit_note notes[CG_ADMISSION_MAX_AUDIT];
     size_t n_notes;
 };
@@ -184,6 +189,10 @@ static void violate(struct ctx *c, const struct cg_policy *p, enum rule r, const
 {
     if (c->n_v == CG_ENGINE_MAX_VIOLATIONS) {
         c->n_dropped++;
+        if (p->enforcement == CG_ENFORCE_ENFORCE) {
+            if (c->n_dropped_deny++ == 0)
+                c->dropped_denier = p;
+        }
         return;
     }
     char found[CG_ENGINE_MESSAGE_MAX * 2];
@@ -363,16 +372,28 @@ static void check_monitor(struct ctx *c, const struct cg_policy *p)
 
 /* --- emergency rules ---------------------------------------------------------------------- */
 
+/* "a,b,c" into out, or "a,b and 3 more" when the list does not fit: never cut silently. */
 static void append_groups(char *out, size_t n, const struct cg_strv *groups)
 {
     size_t len = 0;
     out[0] = '\0';
-    for (size_t i = 0; i < groups->n && len < n; i++) {
+    if (groups->n == 0) {
+        snprintf(out, n, "(none)");
+        return;
+    }
+    for (size_t i = 0; i < groups->n; i++) {
+        char more[32];
+        int m = snprintf(more, sizeof(more), "%sand %zu more", i ? " " : "", groups->n - i);
+        size_t need = (i ? 1 : 0) + strlen(groups->items[i]);
+        size_t tail = i + 1 < groups->n ? sizeof(more) : 0; /* room to say what follows */
+        if (len + need + tail >= n) {
+            if (len + (size_t)m < n)
+                memcpy(out + len, more, (size_t)m + 1);
+            return;
+        }
         int w = snprintf(out + len, n - len, "%s%s", i ? "," : "", groups->items[i]);
         len += w < 0 ? 0 : (size_t)w;
     }
-    if (groups->n == 0)
-        snprintf(out, n, "(none)");
 }
 
 static void check_freeze(struct ctx *c, const struct cg_policy *p, int64_t now)
@@ -393,7 +414,7 @@ static void check_freeze(struct ctx *c, const struct cg_policy *p, int64_t now)
         e->break_glass_annotation ? e->break_glass_annotation : ANN_BREAK_GLASS_DEFAULT;
     struct cg_str reason = trim(kvs_get(&c->obj->annotations, ann, NULL));
     bool member = user_in(c->req, &e->break_glass_groups);
-    char groups[96];
+    char groups[160];
     append_groups(groups, sizeof(groups), &e->break_glass_groups);
     const struct cg_str user = c->req->username;
     if (reason.n > 0 && member) {
@@ -430,7 +451,7 @@ static void check_annotations(struct ctx *c, const struct cg_policy *p)
 {
     const struct cg_emergency *e = &p->emergency;
     const struct cg_str user = c->req->username;
-    char groups[96];
+    char groups[160];
     struct cg_str v;
     if (annotation_set(c, ANN_APPROVE, &v) && !user_in(c->req, &e->approver_groups)) {
         append_groups(groups, sizeof(groups), &e->approver_groups);
@@ -591,8 +612,19 @@ static void finish(struct ctx *c, struct cg_engine_result *out, const struct cg_
             c->st = cg_buf_append(c->text, m.p, m.n);
         deny.len = c->text->len - deny.off;
     }
+    if (c->n_dropped_deny > 0) {
+        n_deny += c->n_dropped_deny;
+        if (denier == NULL)
+            denier = c->dropped_denier;
+    }
     if (n_deny > 0 && c->n_dropped > 0 && c->st == CG_OK) {
-        c->st = cg_buf_appendf(c->text, " (and %zu more)", c->n_dropped);
+        if (deny.len > 0)
+            c->st = cg_buf_appendf(c->text, " (and %zu more violations not shown)", c->n_dropped);
+        else
+            c->st = cg_buf_appendf(c->text,
+                                   "policy %s denies this request (%zu violations not "
+                                   "shown: more than %d were found)",
+                                   denier->name, c->n_dropped, CG_ENGINE_MAX_VIOLATIONS);
         deny.len = c->text->len - deny.off;
     }
     if (c->st != CG_OK)
@@ -660,11 +692,9 @@ enum cg_status cg_engine_eval(const struct cg_policy_set *set, enum cg_review_pa
         (req->operation != CG_OP_CREATE && req->operation != CG_OP_UPDATE) || !req->object.present)
         return CG_OK;
 
-    const struct cg_policy *matched[CG_ENGINE_MAX_POLICIES];
-    size_t n = cg_policy_set_match(set, CG_KIND_DEPLOYMENT, req->namespace_, &req->object.labels,
-                                   matched, CG_ENGINE_MAX_POLICIES);
-    if (n > CG_ENGINE_MAX_POLICIES)
-        n = CG_ENGINE_MAX_POLICIES;
+    const struct cg_policy *local[CG_ENGINE_MAX_POLICIES], **matched = NULL;
+    size_t n = cg__engine_match(set, CG_KIND_DEPLOYMENT, req->namespace_, &req->object.labels,
+                                local, &matched);
     out->n_policies = n;
     if (n == 0)
         return CG_OK;
@@ -696,6 +726,7 @@ enum cg_status cg_engine_eval(const struct cg_policy_set *set, enum cg_review_pa
     }
     if (c.st == CG_OK)
         finish(&c, out, mutator);
+    cg__engine_match_free(matched, local);
     if (c.st != CG_OK)
         fail_limits(out, patch);
     return c.st;

@@ -80,9 +80,10 @@
 #include "policy/policy.h"
 #include "review/review.h"
 
-/* Policies considered per review; more matching policies than this are ignored. */
+/* Matching policies held on the stack per review; more are evaluated too, from the heap. */
 #define CG_ENGINE_MAX_POLICIES 16
-/* Violations kept per review; past this they are counted, not described. */
+/* Violations kept per review; past this they are counted, not described (a dropped
+ * violation of an enforcing policy still denies). */
 #define CG_ENGINE_MAX_VIOLATIONS 32
 /* A message is one line of at most this many bytes (longer values are cut with "..."). */
 #define CG_ENGINE_MESSAGE_MAX 200

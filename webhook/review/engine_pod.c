@@ -3,15 +3,16 @@
  * still carries traffic until the controller has drained it. */
 #include "review/engine_pod.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "base/mem.h"
 #include "base/names.h"
 #include "placement/choose.h"
 #include "policy/policy_internal.h"
-
-#define POD_MAX_POLICIES CG_ENGINE_MAX_POLICIES
 
 static const struct cg_str SEG_SPEC = CG_STR_LIT("spec");
 static const struct cg_str SEG_METADATA = CG_STR_LIT("metadata");
@@ -75,23 +76,47 @@ static int cell_index(const struct cg_policy *p, struct cg_str s)
     return -1;
 }
 
+size_t cg__engine_match(const struct cg_policy_set *set, unsigned kind_bit, struct cg_str ns,
+                        const struct cg_kvs *labels, const struct cg_policy **local,
+                        const struct cg_policy ***out)
+{
+    size_t n = cg_policy_set_match(set, kind_bit, ns, labels, local, CG_ENGINE_MAX_POLICIES);
+    *out = local;
+    if (n > CG_ENGINE_MAX_POLICIES) {
+        /* Rare: more policies cover the object than the table holds. Each one counts (a
+         * skipped freeze would be a hole), at the cost of one allocation. */
+        *out = cg_xmalloc(n * sizeof(**out));
+        size_t again = cg_policy_set_match(set, kind_bit, ns, labels, *out, n);
+        assert(again == n);
+        (void)again;
+    }
+    return n;
+}
+
+void cg__engine_match_free(const struct cg_policy **matched, const struct cg_policy **local)
+{
+    if (matched != local)
+        free(matched);
+}
+
 /* The first matching policy in enforce mode (it alone mutates and holds); *other gets the
  * first warn or audit one when no policy enforces. */
 static const struct cg_policy *governing(const struct cg_policy_set *set, struct cg_str ns,
                                          const struct cg_kvs *labels, size_t *n_matched,
                                          const struct cg_policy **other)
 {
-    const struct cg_policy *matched[POD_MAX_POLICIES];
-    size_t n = cg_policy_set_match(set, CG_KIND_POD, ns, labels, matched, POD_MAX_POLICIES);
+    const struct cg_policy *local[CG_ENGINE_MAX_POLICIES], **matched = NULL;
+    const struct cg_policy *p = NULL;
+    size_t n = cg__engine_match(set, CG_KIND_POD, ns, labels, local, &matched);
     *n_matched = n;
-    *other = NULL;
-    if (n > POD_MAX_POLICIES)
-        n = POD_MAX_POLICIES;
-    for (size_t i = 0; i < n; i++)
-        if (matched[i]->enforcement == CG_ENFORCE_ENFORCE)
-            return matched[i];
     *other = n > 0 ? matched[0] : NULL;
-    return NULL;
+    for (size_t i = 0; i < n && p == NULL; i++)
+        if (matched[i]->enforcement == CG_ENFORCE_ENFORCE)
+            p = matched[i];
+    if (p != NULL)
+        *other = NULL;
+    cg__engine_match_free(matched, local);
+    return p;
 }
 
 /* --- Pod CREATE ---------------------------------------------------------------------------- */

@@ -4,6 +4,14 @@
 
 #include "review/engine.h"
 
+/* Every policy of set covering an object (kind bit, namespace, labels): *out is local (room
+ * for CG_ENGINE_MAX_POLICIES) or, when more match, an array on the heap, so no covering
+ * policy is ever skipped. Returns how many; release with cg__engine_match_free. */
+size_t cg__engine_match(const struct cg_policy_set *set, unsigned kind_bit, struct cg_str ns,
+                        const struct cg_kvs *labels, const struct cg_policy **local,
+                        const struct cg_policy ***out);
+void cg__engine_match_free(const struct cg_policy **matched, const struct cg_policy **local);
+
 /* Does req belong to the Pod rules (Pod CREATE or DELETE, pods/eviction CREATE)? */
 bool cg__engine_pod_applies(const struct cg_admission_request *req);
 
