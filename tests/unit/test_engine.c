@@ -426,6 +426,40 @@ static void mutate_release_update_and_scaling(void **state)
     cg_policy_set_unref(set);
 }
 
+/* A new release drops an approval left from the previous one. */
+static void mutate_release_drops_stale_approval(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set = load(payments_yaml, NULL);
+    const char *stale = "[{\"op\":\"add\",\"path\":\"/request/object/metadata/annotations/"
+                        "cellgate.io~1approve\",\"value\":\"2\"},{\"op\":\"add\",\"path\":"
+                        "\"/request/oldObject/metadata/annotations/cellgate.io~1approve\","
+                        "\"value\":\"2\"}]";
+    json_t *review = variant(RELEASE, stale);
+    struct run r;
+    run_json(set, CG_REVIEW_MUTATE, NOW_PLAIN, review, &r);
+    assert_string_equal(r.decision, "patched");
+    json_t *obj = patched(review, &r);
+    assert_null(json_object_get(json_object_get(json_object_get(obj, "metadata"), "annotations"),
+                                "cellgate.io/approve"));
+    run_dispose(&r);
+    json_t *again = with_object(review, obj);
+    run_json(set, CG_REVIEW_MUTATE, NOW_PLAIN, again, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    json_decref(again);
+    json_decref(obj);
+    json_decref(review);
+    /* Scaling keeps it: an approval of the release in progress. */
+    review = variant(SCALE, "[{\"op\":\"add\",\"path\":\"/request/object/metadata/annotations/"
+                            "cellgate.io~1approve\",\"value\":\"1\"}]");
+    run_json(set, CG_REVIEW_MUTATE, NOW_PLAIN, review, &r);
+    assert_untouched(&r);
+    run_dispose(&r);
+    json_decref(review);
+    cg_policy_set_unref(set);
+}
+
 static void mutate_rollback(void **state)
 {
     (void)state;
@@ -1070,6 +1104,7 @@ int main(void)
         cmocka_unit_test(mutate_create_sets_plan_and_is_idempotent),
         cmocka_unit_test(mutate_release_update_and_scaling),
         cmocka_unit_test(mutate_rollback),
+        cmocka_unit_test(mutate_release_drops_stale_approval),
         cmocka_unit_test(mutate_creates_missing_parents),
         cmocka_unit_test(mutate_skips_what_validation_denies),
         cmocka_unit_test(gray_rules),

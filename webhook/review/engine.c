@@ -558,6 +558,16 @@ static enum cg_status mutate(struct ctx *c, const struct cg_policy *p, bool *cha
         if (st)
             return st;
     }
+    /* An approval belongs to one release: one left from an earlier release must not let this
+     * one skip its group 0. */
+    bool approved;
+    kvs_get(&o->annotations, ANN_APPROVE, &approved);
+    if (approved) {
+        const struct cg_str segs[] = {CG_STR_LIT("metadata"), CG_STR_LIT("annotations"),
+                                      CG_STR_LIT(ANN_APPROVE)};
+        if ((st = cg_patch_remove(c->patch, segs, 3)))
+            return st;
+    }
     *changed = c->patch->n_ops > before;
     return CG_OK;
 }
