@@ -57,6 +57,10 @@ struct cg_cluster_view {
                                     review): answer the same cell */
     /* pods/eviction CREATE: the pod the eviction names, when the cache has it. */
     const struct cg_pod_state *pod;
+    /* The users that are cellgate's own components (the controller's and the webhook's
+     * service accounts): they alone may write what cellgate manages on pods. */
+    const struct cg_str *trusted_users;
+    size_t n_trusted_users;
 };
 
 #endif
