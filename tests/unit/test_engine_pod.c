@@ -105,6 +105,10 @@ static void fake_lookup(void *ud, const struct cg_admission_request *req, struct
     view->n_cells = f->n_cells;
     view->reserved_cell = cg_str_from(f->reserved);
     view->pod = f->has_pod ? &f->pod : NULL;
+    static const struct cg_str trusted[] = {
+        CG_STR_LIT("system:serviceaccount:cellgate-system:cellgate-controller")};
+    view->trusted_users = trusted;
+    view->n_trusted_users = 1;
 }
 
 static void fake_commit(void *ud, const struct cg_admission_request *req,
@@ -639,6 +643,71 @@ static void eviction_from_view(void **state)
     json_decref(review);
 }
 
+/* Pod UPDATE: only cellgate's own identities (and break-glass, audited) write what cellgate
+ * manages on a pod. */
+static void update_managed_keys(void **state)
+{
+    static const struct {
+        const char *name, *user, *ops;
+        const char *decision;
+    } rows[] = {
+        {"a user marks a serving pod drained", "admin",
+         "{\"op\":\"add\",\"path\":\"/request/object/metadata/annotations/cellgate.io~1drained\","
+         "\"value\":\"true\"}",
+         "denied"},
+        {"a user fakes a drain request", "admin",
+         "{\"op\":\"add\",\"path\":\"/request/object/metadata/annotations/"
+         "cellgate.io~1drain-requested\",\"value\":\"2026-11-26T09:00:00Z\"}",
+         "denied"},
+        {"a user moves the cell label", "admin",
+         "{\"op\":\"replace\",\"path\":\"/request/object/metadata/labels/cellgate.io~1cell\","
+         "\"value\":\"zone-b\"}",
+         "denied"},
+        {"the controller marks it drained",
+         "system:serviceaccount:cellgate-system:cellgate-controller",
+         "{\"op\":\"add\",\"path\":\"/request/object/metadata/annotations/cellgate.io~1drained\","
+         "\"value\":\"true\"}",
+         "allowed"},
+        {"break glass, audited", "alice",
+         "{\"op\":\"add\",\"path\":\"/request/object/metadata/annotations/cellgate.io~1drained\","
+         "\"value\":\"true\"},{\"op\":\"add\",\"path\":\"/request/userInfo/groups/-\","
+         "\"value\":\"sre\"}",
+         "audited"},
+        {"other annotations are the user's", "admin",
+         "{\"op\":\"add\",\"path\":\"/request/object/metadata/annotations/team\",\"value\":"
+         "\"x\"}",
+         "allowed"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char ops[2048];
+        snprintf(ops, sizeof(ops),
+                 "{\"op\":\"add\",\"path\":\"/request/oldObject/metadata/labels/"
+                 "cellgate.io~1cell\",\"value\":\"zone-a\"},"
+                 "{\"op\":\"replace\",\"path\":\"/request/operation\",\"value\":\"UPDATE\"},"
+                 "{\"op\":\"copy\",\"from\":\"/request/oldObject\",\"path\":\"/request/object\"},"
+                 "{\"op\":\"replace\",\"path\":\"/request/userInfo/username\",\"value\":\"%s\"},"
+                 "%s",
+                 rows[i].user, rows[i].ops);
+        json_t *review = delete_review(ops);
+        struct fake_cluster f = {0};
+        struct result r;
+        run(CG_REVIEW_VALIDATE, review, &f, &r);
+        if (strcmp(r.decision, rows[i].decision) != 0)
+            fail_msg("%s: %s, want %s", rows[i].name, r.decision, rows[i].decision);
+        if (strcmp(rows[i].decision, "denied") == 0)
+            assert_int_equal(
+                json_integer_value(json_object_get(json_object_get(r.r, "status"), "code")), 403);
+        result_dispose(&r);
+        /* The same update in a namespace no policy covers is nobody's business. */
+        json_object_set_new(json_object_get(review, "request"), "namespace",
+                            json_string("elsewhere"));
+        run(CG_REVIEW_VALIDATE, review, &f, &r);
+        assert_string_equal(r.decision, "allowed");
+        result_dispose(&r);
+        json_decref(review);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -653,6 +722,7 @@ int main(void)
         cmocka_unit_test(delete_table),
         cmocka_unit_test(delete_warn_mode),
         cmocka_unit_test(eviction_from_view),
+        cmocka_unit_test(update_managed_keys),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

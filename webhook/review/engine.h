@@ -2,7 +2,8 @@
  * sockets, no clock (the time is a parameter), no allocation beyond the caller's patch and
  * text buffers, no jansson.
  *
- * What it decides (Deployment CREATE and UPDATE, Pod CREATE and DELETE, pods/eviction CREATE;
+ * What it decides (Deployment CREATE and UPDATE, Pod CREATE, UPDATE and DELETE, pods/eviction
+ * CREATE;
  * everything else is allowed untouched, and so is an object no policy covers):
  *
  * A release is a CREATE, or an UPDATE whose pod template digest differs from oldObject's;
@@ -61,6 +62,10 @@
  *             Allowed with a warning and auditAnnotation drain-timeout once the drain was
  *             requested more than traffic.drainTimeout ago; allowed with break-glass audit
  *             annotations for a user in emergency.breakGlass.groups.
+ *   /validate, UPDATE of a governed pod that sets, changes or removes cellgate.io/drained,
+ *             draining, drain-requested, policy or the cell label: denied (403) unless the
+ *             user is one of view->trusted_users (cellgate's own service accounts); a
+ *             break-glass user is allowed, audited.
  *
  * Enforcement of a violation: enforce denies (403, one message per violation joined by
  * "; "), warn adds a short warning (what was found, <= 120 bytes), audit adds an auditAnnotation

@@ -33,7 +33,8 @@ bool cg__engine_pod_applies(const struct cg_admission_request *req)
     if (is_eviction(req))
         return req->operation == CG_OP_CREATE;
     return is_pod(req) && req->sub_resource.n == 0 &&
-           (req->operation == CG_OP_CREATE || req->operation == CG_OP_DELETE);
+           (req->operation == CG_OP_CREATE || req->operation == CG_OP_UPDATE ||
+            req->operation == CG_OP_DELETE);
 }
 
 static struct cg_str kvs_get(const struct cg_kvs *kvs, const char *key, bool *found)
@@ -517,6 +518,81 @@ static enum cg_status pod_evict(const struct cg_policy_set *set, int64_t now,
     return hold_if_serving(enforcing, enforcing ? NULL : p, now, req, view->pod, text, out);
 }
 
+/* --- Pod UPDATE: what cellgate manages on a pod is written by cellgate ------------------------ */
+
+static bool trusted(const struct cg_admission_request *req, const struct cg_cluster_view *view)
+{
+    for (size_t i = 0; view != NULL && i < view->n_trusted_users; i++)
+        if (cg_str_eq(req->username, view->trusted_users[i]))
+            return true;
+    return false;
+}
+
+/* The first of cellgate's own pod annotations and labels that this update sets, changes or
+ * removes, or NULL. A user who could write drained or drain-requested could let a serving
+ * pod be deleted; one who could move the cell label could skew the placement counts. */
+static const char *managed_key_changed(const struct cg_object *old, const struct cg_object *obj)
+{
+    static const char *const annotations[] = {CG_ANN_DRAINED, CG_ANN_DRAINING,
+                                              CG_ANN_DRAIN_REQUESTED, CG_ANN_POLICY};
+    for (size_t i = 0; i < sizeof(annotations) / sizeof(annotations[0]); i++) {
+        bool was, is;
+        struct cg_str a = kvs_get(&old->annotations, annotations[i], &was);
+        struct cg_str b = kvs_get(&obj->annotations, annotations[i], &is);
+        if (was != is || !cg_str_eq(a, b))
+            return annotations[i];
+    }
+    bool was, is;
+    struct cg_str a = kvs_get(&old->labels, CG_LABEL_CELL, &was);
+    struct cg_str b = kvs_get(&obj->labels, CG_LABEL_CELL, &is);
+    if (was != is || !cg_str_eq(a, b))
+        return CG_LABEL_CELL;
+    return NULL;
+}
+
+static enum cg_status pod_update(const struct cg_policy_set *set,
+                                 const struct cg_admission_request *req,
+                                 const struct cg_cluster_view *view, struct cg_buf *text,
+                                 struct cg_engine_result *out)
+{
+    const struct cg_object *old = &req->old_object, *obj = &req->object;
+    if (!old->present || !obj->present)
+        return CG_OK;
+    const char *key = managed_key_changed(old, obj);
+    if (key == NULL || trusted(req, view))
+        return CG_OK;
+    struct cg_str ns = req->namespace_.n ? req->namespace_ : old->namespace_;
+    const struct cg_policy *other, *p = governing(set, ns, &old->labels, &out->n_policies, &other);
+    if (p == NULL)
+        return CG_OK; /* not a pod cellgate governs */
+    out->policy = p->name;
+    struct cg_str name = req->name.n ? req->name : old->name, user = req->username;
+    size_t start = text->len;
+    enum cg_status st;
+    if (user_in(req, &p->emergency.break_glass_groups)) {
+        st = cg_buf_appendf(text, "changed %s on pod %.*s", key, (int)name.n, name.p);
+        if (st != CG_OK)
+            return st;
+        out->audit[out->n_audit++] = (struct cg_kv){CG_STR_LIT("break-glass-user"), user};
+        out->audit[out->n_audit++] = (struct cg_kv){CG_STR_LIT("break-glass-reason"),
+                                                    {text->data + start, text->len - start}};
+        out->decision = "audited";
+        return CG_OK;
+    }
+    st = cg_buf_appendf(text,
+                        "user %.*s may not change %s on pod %.*s (policy %s): cellgate's "
+                        "controller and webhook manage it; a member of a break-glass group "
+                        "may, in an emergency",
+                        (int)user.n, user.p, key, (int)name.n, name.p, p->name);
+    if (st != CG_OK)
+        return st;
+    out->allowed = false;
+    out->status_code = 403;
+    out->message = (struct cg_str){text->data + start, text->len - start};
+    out->decision = "denied";
+    return CG_OK;
+}
+
 enum cg_status cg__engine_pod_eval(const struct cg_policy_set *set, enum cg_review_path path,
                                    int64_t now, const struct cg_admission_request *req,
                                    const struct cg_cluster_view *view, struct cg_patch *patch,
@@ -528,5 +604,7 @@ enum cg_status cg__engine_pod_eval(const struct cg_policy_set *set, enum cg_revi
         return CG_OK;
     if (is_eviction(req))
         return pod_evict(set, now, req, view, text, out);
+    if (req->operation == CG_OP_UPDATE)
+        return pod_update(set, req, view, text, out);
     return pod_delete(set, now, req, text, out);
 }

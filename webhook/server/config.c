@@ -55,6 +55,10 @@ static const struct opt opts[] = {
      OFF(shutdown_timeout), 1, 3600, "on SIGTERM, longest wait for in-flight requests"},
     {"log-level", "CELLGATE_LOG_LEVEL", "info", "LEVEL", OPT_LEVEL, OFF(log_level), 0, 0,
      "debug, info, warn or error"},
+    {"kubeconfig", "CELLGATE_KUBECONFIG", "", "FILE", OPT_STR, OFF(kubeconfig), 0, 0,
+     "kubeconfig for the pod watch and drain requests; empty: in-cluster credentials when "
+     "KUBERNETES_SERVICE_HOST is set, else standalone (no cluster: cell counts come from "
+     "this process's own placements)"},
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
@@ -119,7 +123,8 @@ static enum cg_status set_value(struct cg_server_config *c, const struct opt *o,
     switch (o->type) {
     case OPT_STR: {
         char **p = (char **)(void *)field;
-        if (*value == '\0')
+        bool optional = o->defval != NULL && o->defval[0] == '\0'; /* "" means unset */
+        if (*value == '\0' && !optional)
             return cg_err_set(err, CG_EINVAL, "%s: empty value", source);
         free(*p);
         *p = cg_xstrdup(value);

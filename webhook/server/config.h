@@ -24,7 +24,8 @@ struct cg_server_config {
     long idle_timeout;    /* seconds */
     long read_timeout;    /* seconds */
     long shutdown_timeout;
-    int log_level; /* enum cg_log_level */
+    int log_level;    /* enum cg_log_level */
+    char *kubeconfig; /* "" : in-cluster credentials if there, else standalone */
     bool help;     /* --help was given: print usage, nothing else was validated */
 };
 
