@@ -176,9 +176,11 @@ static void test_escapes(void **state)
     assert_int_equal(
         decode_str(f, "{\"metadata\":{\"labels\":{\"cellgate.io\\/cell\":\"cell\\u002da\"},"
                       "\"name\":\"p\\u0031\",\"annotations\":{\"cellgate.io/drained\":\"\","
-                      "\"cellgate.io/drain-requested\":\"2026-11-26T08:41:40\\u005a\"}}}"),
+                      "\"cellgate.io/drain-requested\":\"2026-11-26T08:41:40\\u005a\","
+                      "\"cellgate.io/policy\":\"pay\\u006dents\"}}}"),
         CG_OK);
     assert_str(f->pod.cell, "cell-a");
+    assert_str(f->pod.policy, "payments");
     assert_str(f->pod.name, "p1");
     assert_true(f->pod.drained);
     assert_int_equal(f->pod.drain_requested, 1795682500);

@@ -389,6 +389,8 @@ static void annotation(struct dec *d, struct cg_str key, struct cg_str value)
         p->draining = true;
     } else if (key_is(key, CG_ANN_DRAINED)) {
         p->drained = true;
+    } else if (key_is(key, CG_ANN_POLICY)) {
+        p->policy = value;
     } else if (key_is(key, CG_ANN_DRAIN_REQUESTED)) {
         int64_t t;
         /* 0 means absent, so a time at or before the epoch is as unusable as garbage. */
