@@ -5,6 +5,7 @@
  * The tests assert that the shipped tree has an empty report, and, for each invariant, that a
  * copy of the tree with one edit that breaks it (made in memory, the files are not touched)
  * gets a report naming it: so no check can pass silently. */
+#include <ctype.h>
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -792,12 +793,95 @@ static void check_deployment(struct manifests *m, struct report *r)
     if (!zones)
         bad(r, d, pod, "replicas must be spread over topology.kubernetes.io/zone");
 
-    /* No API access (serviceaccount.yaml): the pod carries no token. */
+    /* The pod watch and the drain requests use the ServiceAccount's token (rbac.yaml). */
     const char *sa = scalar(d, get(d, pod, "serviceAccountName", NULL));
     if (sa == NULL || find(m, "ServiceAccount", sa) == NULL)
         bad(r, d, pod, "serviceAccountName must name a ServiceAccount of the manifests");
-    if (!scalar_is(d, get(d, pod, "automountServiceAccountToken", NULL), "false"))
-        bad(r, d, pod, "automountServiceAccountToken must be false");
+    if (!scalar_is(d, get(d, pod, "automountServiceAccountToken", NULL), "true"))
+        bad(r, d, pod, "automountServiceAccountToken must be true (the pod watch needs the token)");
+}
+
+/* Is word in text, not as part of a longer word? */
+static bool has_word(const char *text, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = strstr(text, word); p != NULL; p = strstr(p + 1, word)) {
+        bool start = p == text || !(isalnum((unsigned char)p[-1]) || p[-1] == '-');
+        bool end = !(isalnum((unsigned char)p[n]) || p[n] == '-');
+        if (start && end)
+            return true;
+    }
+    return false;
+}
+
+/* RBAC: least privilege, each verb argued for. Every rule of every Role and ClusterRole names
+ * each of its verbs in the comment right above it, and uses no wildcard; the webhook's role
+ * grants exactly list, watch and patch on pods; a binding gives it to the webhook's
+ * ServiceAccount and nothing else. */
+static void check_rbac(struct manifests *m, struct report *r)
+{
+    for (size_t i = 0; i < m->n_docs; i++) {
+        struct mdoc *d = &m->docs[i];
+        const char *k = kind_of(d);
+        if (k == NULL || (strcmp(k, "ClusterRole") != 0 && strcmp(k, "Role") != 0))
+            continue;
+        yaml_node_t *rules = get(d, root(d), "rules", NULL);
+        for (size_t j = 0; j < seq_len(rules); j++) {
+            yaml_node_t *rule = seq_at(d, rules, j);
+            yaml_node_t *verbs = get(d, rule, "verbs", NULL);
+            if (seq_has(d, verbs, "*") || seq_has(d, get(d, rule, "resources", NULL), "*") ||
+                seq_has(d, get(d, rule, "apiGroups", NULL), "*"))
+                bad(r, d, rule, "%s %s: a rule with \"*\" grants more than is used", k, name_of(d));
+            char *comment = comment_near(d->file, rule->start_mark.line);
+            for (size_t v = 0; v < seq_len(verbs); v++) {
+                const char *verb = scalar(d, seq_at(d, verbs, v));
+                if (verb != NULL && !has_word(comment, verb))
+                    bad(r, d, rule, "%s %s: verb %s has no reason in the comment above its rule", k,
+                        name_of(d), verb);
+            }
+            free(comment);
+        }
+    }
+    struct mdoc *role = find(m, "ClusterRole", CG_SERVICE);
+    if (role == NULL) {
+        bad(r, NULL, NULL, "no ClusterRole " CG_SERVICE " (the pod watch needs list, watch)");
+        return;
+    }
+    static const char *const want[] = {"list", "watch", "patch"};
+    bool seen[3] = {false, false, false};
+    yaml_node_t *rules = get(role, root(role), "rules", NULL);
+    for (size_t j = 0; j < seq_len(rules); j++) {
+        yaml_node_t *rule = seq_at(role, rules, j);
+        yaml_node_t *res = get(role, rule, "resources", NULL),
+                    *verbs = get(role, rule, "verbs", NULL);
+        bool pods_only = seq_len(res) == 1 && seq_has(role, res, "pods") &&
+                         seq_len(get(role, rule, "apiGroups", NULL)) == 1 &&
+                         seq_has(role, get(role, rule, "apiGroups", NULL), "");
+        for (size_t v = 0; v < seq_len(verbs); v++) {
+            const char *verb = scalar(role, seq_at(role, verbs, v));
+            size_t w = 0;
+            while (w < 3 && (verb == NULL || strcmp(verb, want[w]) != 0))
+                w++;
+            if (w == 3 || !pods_only)
+                bad(r, role, rule, "ClusterRole " CG_SERVICE " grants %s%s, which it does not use",
+                    verb ? verb : "?", pods_only ? "" : " beyond core pods");
+            else
+                seen[w] = true;
+        }
+    }
+    for (size_t w = 0; w < 3; w++)
+        if (!seen[w])
+            bad(r, role, root(role), "ClusterRole " CG_SERVICE " must grant %s on pods", want[w]);
+    struct mdoc *b = find(m, "ClusterRoleBinding", CG_SERVICE);
+    yaml_node_t *subjects = b ? get(b, root(b), "subjects", NULL) : NULL;
+    yaml_node_t *s0 = seq_at(b, subjects, 0);
+    if (b == NULL || !scalar_is(b, get(b, root(b), "roleRef", "name", NULL), CG_SERVICE) ||
+        seq_len(subjects) != 1 || !scalar_is(b, get(b, s0, "kind", NULL), "ServiceAccount") ||
+        !scalar_is(b, get(b, s0, "name", NULL), CG_SERVICE) ||
+        !scalar_is(b, get(b, s0, "namespace", NULL), CG_NS))
+        bad(r, b, b ? root(b) : NULL,
+            "ClusterRoleBinding " CG_SERVICE " must bind the role to ServiceAccount " CG_NS
+            "/" CG_SERVICE " only");
 }
 
 /* Every key=value of selector (a mapping) is a label of the pod template. */
@@ -1236,9 +1320,37 @@ static void test_deployment_broken(void **state)
     CG_BROKEN(check_deployment, "spread over topology.kubernetes.io/zone",
               {CG_DEPLOYMENT_YAML, MUT_REPLACE_ALL, "topologyKey: topology.kubernetes.io/zone",
                "topologyKey: kubernetes.io/hostname"});
-    CG_BROKEN(check_deployment, "automountServiceAccountToken must be false",
-              {CG_DEPLOYMENT_YAML, MUT_REPLACE_FIRST, "automountServiceAccountToken: false",
-               "automountServiceAccountToken: true"});
+    CG_BROKEN(check_deployment, "automountServiceAccountToken must be true",
+              {CG_DEPLOYMENT_YAML, MUT_REPLACE_FIRST, "automountServiceAccountToken: true",
+               "automountServiceAccountToken: false"});
+}
+
+#define CG_RBAC_YAML "base/rbac.yaml"
+
+static void test_rbac_clean(void **state)
+{
+    run_clean(check_rbac);
+}
+
+static void test_rbac_broken(void **state)
+{
+    CG_BROKEN(check_rbac, "verb watch has no reason",
+              {CG_RBAC_YAML, MUT_REPLACE_FIRST, "# list, watch: the pod watch cache",
+               "# list: the pod cache"});
+    CG_BROKEN(check_rbac, "verb patch has no reason",
+              {CG_RBAC_YAML, MUT_REPLACE_FIRST, "# patch:", "# update:"});
+    CG_BROKEN(
+        check_rbac, "grants delete, which it does not use",
+        {CG_RBAC_YAML, MUT_REPLACE_FIRST, "verbs: [\"patch\"]", "verbs: [\"patch\", \"delete\"]"},
+        {CG_RBAC_YAML, MUT_REPLACE_FIRST, "# patch:", "# patch, delete:"});
+    CG_BROKEN(check_rbac, "grants more than is used",
+              {CG_RBAC_YAML, MUT_REPLACE_FIRST, "resources: [\"pods\"]", "resources: [\"*\"]"});
+    CG_BROKEN(
+        check_rbac, "must grant watch on pods",
+        {CG_RBAC_YAML, MUT_REPLACE_FIRST, "verbs: [\"list\", \"watch\"]", "verbs: [\"list\"]"});
+    CG_BROKEN(check_rbac, "bind the role to ServiceAccount",
+              {CG_RBAC_YAML, MUT_REPLACE_FIRST, "    name: cellgate-webhook\n    namespace",
+               "    name: default\n    namespace"});
 }
 
 static void test_service_pdb_clean(void **state)
@@ -1431,6 +1543,8 @@ int main(void)
         cmocka_unit_test(test_webhooks_broken),
         cmocka_unit_test(test_deployment_clean),
         cmocka_unit_test(test_deployment_broken),
+        cmocka_unit_test(test_rbac_clean),
+        cmocka_unit_test(test_rbac_broken),
         cmocka_unit_test(test_service_pdb_clean),
         cmocka_unit_test(test_service_pdb_broken),
         cmocka_unit_test(test_kustomize_clean),
