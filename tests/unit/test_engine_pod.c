@@ -330,16 +330,31 @@ static void choose_table(void **state)
     struct cg_cell items[3] = {{"a", 1}, {"b", 1}, {"c", 2}};
     struct cg_cells cells = {"k", items, 3};
     static const struct {
-        uint32_t counts[3];
+        uint32_t counts[3], in_flight[3];
         size_t want;
     } rows[] = {
-        {{0, 0, 0}, 0}, {{1, 0, 0}, 1}, {{1, 1, 0}, 2}, {{1, 1, 1}, 2},
-        {{1, 1, 2}, 0}, {{2, 1, 2}, 1}, {{5, 5, 9}, 2}, {{5, 5, 10}, 0},
+        {{0, 0, 0}, {0, 0, 0}, 0},
+        {{1, 0, 0}, {0, 0, 0}, 1},
+        {{1, 1, 0}, {0, 0, 0}, 2},
+        {{1, 1, 1}, {0, 0, 0}, 2},
+        {{1, 1, 2}, {0, 0, 0}, 0},
+        {{2, 1, 2}, {0, 0, 0}, 1},
+        {{5, 5, 9}, {0, 0, 0}, 2},
+        {{5, 5, 10}, {0, 0, 0}, 0},
+        /* This process's own placements on their way: the cell short of pods is skipped
+         * while more of them go there than elsewhere (per weight). */
+        {{0, 5, 10}, {1, 0, 0}, 1},
+        {{0, 5, 10}, {1, 1, 0}, 2},
+        {{0, 5, 10}, {1, 1, 2}, 0},
+        {{0, 5, 10}, {1, 1, 1}, 2}, /* c has weight 2: fewest per weight */
     };
-    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-        if (cg_placement_choose(&cells, rows[i].counts) != rows[i].want)
-            fail_msg("row %zu: chose %zu, want %zu", i, cg_placement_choose(&cells, rows[i].counts),
-                     rows[i].want);
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        size_t got = cg_placement_choose(&cells, rows[i].counts, rows[i].in_flight);
+        if (got != rows[i].want)
+            fail_msg("row %zu: chose %zu, want %zu", i, got, rows[i].want);
+        if (rows[i].in_flight[0] + rows[i].in_flight[1] + rows[i].in_flight[2] == 0)
+            assert_int_equal(cg_placement_choose(&cells, rows[i].counts, NULL), rows[i].want);
+    }
 }
 
 /* Counts of cells the policy does not name are ignored; a re-sent review gets its reserved

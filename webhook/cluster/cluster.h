@@ -43,7 +43,8 @@ bool cg_pod_state_is_live(const struct cg_pod_state *p);
 /* Live pods (plus reservations not yet seen in the watch) of one owner in one cell. */
 struct cg_cell_count {
     struct cg_str cell;
-    uint32_t pods;
+    uint32_t pods;      /* live pods + this process's reservations */
+    uint32_t in_flight; /* of which reservations not yet seen in the watch */
 };
 
 /* The read-only cluster state handed to the review engine for one request. */

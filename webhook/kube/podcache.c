@@ -2,13 +2,13 @@
  *
  *   pods:    chained hash map keyed by (namespace, name); a record is one allocation with the
  *            name and uid inline and pointers to interned strings for the rest.
- *   strings: four intern tables (namespaces, cells, owner uids, phases); an interned string is
- *            reference-counted by records and reservations and freed with its last user.
- *   owners:  an owner's interned uid also carries its per-cell counts (ocell: live pods,
- *            counted reservations, and those reservations oldest first), so an event touches
- *            one small array and placement reads it without looking at any pod.
- *   reservations: a FIFO of all (oldest first, for lazy expiry), a hash map by request uid
- *            (re-sent reviews), and per owner+cell the counted ones (release takes the oldest).
+ *   strings: five intern tables (namespaces, cells, owner uids, phases, policies); an interned
+ * string is reference-counted by records and reservations and freed with its last user. owners:  an
+ * owner's interned uid also carries its per-cell counts (ocell: live pods, counted reservations,
+ * and those reservations oldest first), so an event touches one small array and placement reads it
+ * without looking at any pod. reservations: a FIFO of all (oldest first, for lazy expiry), a hash
+ * map by request uid (re-sent reviews), and per owner+cell the counted ones (release takes the
+ * oldest).
  *
  * A reservation whose pod appeared is "released": no longer counted (the pod is), but kept
  * until its TTL so that a re-sent review of the same request still finds its cell. */
@@ -52,8 +52,8 @@ struct itab {
 };
 
 struct pod {
-    struct pod *next;                       /* bucket chain */
-    struct istr *ns, *cell, *owner, *phase; /* owner and phase NULL when empty */
+    struct pod *next;                                /* bucket chain */
+    struct istr *ns, *cell, *owner, *phase, *policy; /* NULL when empty (but ns, cell) */
     int64_t drain_requested;
     uint32_t hash;
     uint32_t gen; /* the relist generation it was last seen in */
@@ -88,7 +88,7 @@ struct cg_podcache {
     struct pod **pb; /* pod buckets */
     size_t pnb, npods, nlive;
 
-    struct itab ns, cells, owners, phases;
+    struct itab ns, cells, owners, phases, policies;
 
     struct resv **rb; /* request-uid buckets */
     size_t rnb, nresv;
@@ -413,6 +413,7 @@ static void pod_remove(struct cg_podcache *pc, struct pod **slot)
     istr_unref(pc, &pc->cells, p->cell);
     istr_unref(pc, &pc->owners, p->owner);
     istr_unref(pc, &pc->phases, p->phase);
+    istr_unref(pc, &pc->policies, p->policy);
     xfree(pc, p, pod_size(p));
 }
 
@@ -423,12 +424,15 @@ static void pod_set(struct cg_podcache *pc, struct pod *p, const struct cg_pod_s
     struct istr *cell = istr_ref(pc, &pc->cells, s->cell);
     struct istr *owner = istr_ref(pc, &pc->owners, s->owner_uid);
     struct istr *phase = istr_ref(pc, &pc->phases, s->phase);
+    struct istr *policy = istr_ref(pc, &pc->policies, s->policy);
     istr_unref(pc, &pc->cells, p->cell);
     istr_unref(pc, &pc->owners, p->owner);
     istr_unref(pc, &pc->phases, p->phase);
+    istr_unref(pc, &pc->policies, p->policy);
     p->cell = cell;
     p->owner = owner;
     p->phase = phase;
+    p->policy = policy;
     p->live = cg_pod_state_is_live(s);
     p->terminating = s->terminating;
     p->traffic_ready = s->traffic_ready;
@@ -485,7 +489,7 @@ static bool fits(const struct cg_pod_state *s)
     return s->namespace_.n > 0 && s->name.n > 0 && s->namespace_.n <= CG_PODCACHE_NS_MAX &&
            s->name.n <= CG_PODCACHE_NAME_MAX && s->uid.n <= CG_PODCACHE_UID_MAX &&
            s->owner_uid.n <= CG_PODCACHE_UID_MAX && s->cell.n <= CG_PODCACHE_CELL_MAX &&
-           s->phase.n <= CG_PODCACHE_PHASE_MAX;
+           s->phase.n <= CG_PODCACHE_PHASE_MAX && s->policy.n <= CG_PODCACHE_POLICY_MAX;
 }
 
 /* ---- lifecycle ---- */
@@ -507,6 +511,7 @@ struct cg_podcache *cg_podcache_create(const struct cg_podcache_config *config)
     itab_init(pc, &pc->cells);
     itab_init(pc, &pc->owners);
     itab_init(pc, &pc->phases);
+    itab_init(pc, &pc->policies);
     return pc;
 }
 
@@ -521,11 +526,13 @@ void cg_podcache_destroy(struct cg_podcache *pc)
     for (size_t i = 0; i < pc->pnb; i++)
         while (pc->pb[i] != NULL)
             pod_remove(pc, &pc->pb[i]);
-    assert(pc->ns.n == 0 && pc->cells.n == 0 && pc->owners.n == 0 && pc->phases.n == 0);
+    assert(pc->ns.n == 0 && pc->cells.n == 0 && pc->owners.n == 0 && pc->phases.n == 0 &&
+           pc->policies.n == 0);
     itab_dispose(pc, &pc->ns);
     itab_dispose(pc, &pc->cells);
     itab_dispose(pc, &pc->owners);
     itab_dispose(pc, &pc->phases);
+    itab_dispose(pc, &pc->policies);
     xfree(pc, pc->rb, pc->rnb * sizeof(*pc->rb));
     xfree(pc, pc->pb, pc->pnb * sizeof(*pc->pb));
     pthread_mutex_destroy(&pc->mu);
@@ -679,7 +686,7 @@ void cg_podcache_view_locked(struct cg_podcache *pc, struct cg_str request_uid,
         char *name = out->names[out->n_cells];
         copy_cstr(name, sizeof(out->names[0]), istr_str(oc->cell));
         out->cells[out->n_cells++] =
-            (struct cg_cell_count){{name, oc->cell->len}, oc->live + oc->reserved};
+            (struct cg_cell_count){{name, oc->cell->len}, oc->live + oc->reserved, oc->reserved};
     }
 }
 
@@ -818,6 +825,7 @@ enum cg_status cg_podcache_get_pod(struct cg_podcache *pc, struct cg_str namespa
     s->owner_uid = put(out, &o, istr_str(p->owner));
     s->cell = put(out, &o, istr_str(p->cell));
     s->phase = put(out, &o, istr_str(p->phase));
+    s->policy = put(out, &o, istr_str(p->policy));
     s->terminating = p->terminating;
     s->traffic_ready = p->traffic_ready;
     s->draining = p->draining;

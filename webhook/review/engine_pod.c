@@ -156,18 +156,20 @@ static int pinned_cell(const struct cg_policy *p, const struct cg_pod_spec *ps)
  * review), else the one furthest below its weight among the owner's live pods. */
 static int choose_cell(const struct cg_policy *p, const struct cg_cluster_view *view)
 {
-    uint32_t counts[CG_POLICY_MAX_CELLS] = {0};
+    uint32_t counts[CG_POLICY_MAX_CELLS] = {0}, in_flight[CG_POLICY_MAX_CELLS] = {0};
     if (view != NULL) {
         int reserved = cell_index(p, view->reserved_cell);
         if (reserved >= 0)
             return reserved;
         for (size_t i = 0; i < view->n_cells; i++) {
             int k = cell_index(p, view->cells[i].cell);
-            if (k >= 0)
+            if (k >= 0) {
                 counts[k] += view->cells[i].pods;
+                in_flight[k] += view->cells[i].in_flight;
+            }
         }
     }
-    return (int)cg_placement_choose(&p->cells, counts);
+    return (int)cg_placement_choose(&p->cells, counts, in_flight);
 }
 
 /* Adds key=value to metadata.<map> (labels or annotations) unless it is there already. */
