@@ -22,6 +22,7 @@ struct podspec {
     const char *ns, *name, *uid, *owner, *cell, *phase;
     bool terminating;
     const char *drain_requested; /* annotation value, NULL: none */
+    const char *policy;          /* annotation cellgate.io/policy, NULL: none */
 };
 
 static void apply(struct cg_podcache *pc, enum cg_podcache_event type, struct podspec p)
@@ -35,9 +36,11 @@ static void apply(struct cg_podcache *pc, enum cg_podcache_event type, struct po
     if (p.cell != NULL)
         snprintf(labels, sizeof(labels),
                  ",\"labels\":{\"app\":\"web\",\"cellgate.io/cell\":\"%s\"}", p.cell);
-    if (p.drain_requested != NULL)
-        snprintf(ann, sizeof(ann), ",\"annotations\":{\"cellgate.io/drain-requested\":\"%s\"}",
-                 p.drain_requested);
+    if (p.drain_requested != NULL || p.policy != NULL)
+        snprintf(ann, sizeof(ann),
+                 ",\"annotations\":{\"cellgate.io/drain-requested\":\"%s\","
+                 "\"cellgate.io/policy\":\"%s\"}",
+                 p.drain_requested ? p.drain_requested : "", p.policy ? p.policy : "");
     if (p.terminating)
         snprintf(del, sizeof(del), ",\"deletionTimestamp\":\"2026-11-26T08:41:40Z\"");
     int n = snprintf(json, sizeof(json),
@@ -380,11 +383,22 @@ static void test_get_pod(void **state)
     assert_false(s->drained);
     assert_false(s->terminating);
     assert_int_equal(s->drain_requested, 1795682500);
+    /* The policy that placed it, and a change of it. */
+    apply(pc, CG_PODCACHE_ADDED,
+          (struct podspec){.name = "pol", .owner = "A", .cell = "a", .policy = "payments"});
+    assert_int_equal(cg_podcache_get_pod(pc, S("ns"), S("pol"), &p), CG_OK);
+    assert_true(cg_str_eq_c(p.state.policy, "payments"));
+    assert_int_equal(p.state.drain_requested, -1); /* "" is not a time */
+    apply(pc, CG_PODCACHE_MODIFIED,
+          (struct podspec){.name = "pol", .owner = "A", .cell = "a", .policy = "web"});
+    assert_int_equal(cg_podcache_get_pod(pc, S("ns"), S("pol"), &p), CG_OK);
+    assert_true(cg_str_eq_c(p.state.policy, "web"));
     /* A pod without owner and phase copies out empty strings. */
     apply(pc, CG_PODCACHE_ADDED, (struct podspec){.name = "bare", .cell = "a", .phase = ""});
     assert_int_equal(cg_podcache_get_pod(pc, S("ns"), S("bare"), &p), CG_OK);
     assert_int_equal(p.state.owner_uid.n, 0);
     assert_int_equal(p.state.phase.n, 0);
+    assert_int_equal(p.state.policy.n, 0);
     assert_true(cg_str_eq_c(p.state.cell, "a"));
     cg_podcache_destroy(pc);
 }

@@ -12,8 +12,8 @@
  * runs a caller's decision inside one critical section; cg_podcache_lock / _unlock with the
  * *_locked functions do the same by hand.
  *
- * Records are compact: namespace, cell, owner uid and phase are interned (shared by all pods
- * that name them, freed with the last one); a pod is one allocation holding its name and uid.
+ * Records are compact: namespace, cell, owner uid, phase and policy are interned (shared by all
+ * pods that name them, freed with the last one); a pod is one allocation holding its name and uid.
  * Each owner keeps its per-cell live and reserved counts, updated on every event in O(1)
  * (a scan of the owner's few cells), never by scanning pods.
  *
@@ -40,6 +40,7 @@
 #define CG_PODCACHE_NAME_MAX 253
 #define CG_PODCACHE_UID_MAX 128
 #define CG_PODCACHE_PHASE_MAX 32
+#define CG_PODCACHE_POLICY_MAX 253 /* a policy name is a DNS-1123 subdomain */
 /* Cells reported per owner; more are counted but reported as truncated. */
 #define CG_PODCACHE_MAX_CELLS 32
 
@@ -71,7 +72,7 @@ struct cg_podcache_view {
 struct cg_podcache_pod {
     struct cg_pod_state state;
     char buf[CG_PODCACHE_NS_MAX + CG_PODCACHE_NAME_MAX + 2 * CG_PODCACHE_UID_MAX +
-             CG_PODCACHE_CELL_MAX + CG_PODCACHE_PHASE_MAX + 6];
+             CG_PODCACHE_CELL_MAX + CG_PODCACHE_PHASE_MAX + CG_PODCACHE_POLICY_MAX + 7];
 };
 
 struct cg_podcache_stats {
