@@ -59,6 +59,12 @@ static const struct opt opts[] = {
      "kubeconfig for the pod watch and drain requests; empty: in-cluster credentials when "
      "KUBERNETES_SERVICE_HOST is set, else standalone (no cluster: cell counts come from "
      "this process's own placements)"},
+    {"trusted-users", "CELLGATE_TRUSTED_USERS",
+     "system:serviceaccount:cellgate-system:cellgate-controller,"
+     "system:serviceaccount:cellgate-system:cellgate-webhook",
+     "USERS", OPT_STR, OFF(trusted_users), 0, 0,
+     "comma-separated users that are cellgate's own components: they alone may write "
+     "cellgate.io/drained, draining, drain-requested and the cell label on pods"},
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))

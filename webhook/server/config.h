@@ -24,9 +24,10 @@ struct cg_server_config {
     long idle_timeout;    /* seconds */
     long read_timeout;    /* seconds */
     long shutdown_timeout;
-    int log_level;    /* enum cg_log_level */
-    char *kubeconfig; /* "" : in-cluster credentials if there, else standalone */
-    bool help;     /* --help was given: print usage, nothing else was validated */
+    int log_level;       /* enum cg_log_level */
+    char *kubeconfig;    /* "" : in-cluster credentials if there, else standalone */
+    char *trusted_users; /* comma-separated */
+    bool help;           /* --help was given: print usage, nothing else was validated */
 };
 
 /* Fills c with the defaults (strings owned by c). */
