@@ -23,6 +23,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "review/review.h"
+#include "server/cluster.h"
 #include "server/metrics.h"
 #include "server/policy_store.h"
 #include "server/route.h"
@@ -51,6 +52,7 @@ struct worker {
     size_t conns, max_conns;
     struct cg_snapshot_reader policies, tls;
     struct cg_review_scratch scratch;
+    struct cg_cluster_slot cluster; /* this thread's view of the pod cache */
     struct cg_buf out;
     struct cg_log_batch log; /* review lines of this loop turn */
     struct cg_metrics metrics;
@@ -70,6 +72,7 @@ struct cg_server {
     bool gconf_init, mconf_init;
     struct cg_tls_store tls;
     struct cg_policy_store policies;
+    struct cg_webhook_cluster *cluster;
     struct worker *workers;
     size_t n_workers;
     struct worker *mworker; /* NULL when metrics are off */
@@ -133,7 +136,7 @@ static bool method_is(h2o_req_t *req, const char *m)
 static bool server_ready(struct cg_server *s)
 {
     return !atomic_load(&s->stopping) && cg_tls_store_ready(&s->tls) &&
-           cg_policy_store_ready(&s->policies);
+           cg_policy_store_ready(&s->policies) && cg_webhook_cluster_ready(s->cluster);
 }
 
 static void on_readyz(struct cg_server *s, h2o_req_t *req)
@@ -146,6 +149,7 @@ static void on_readyz(struct cg_server *s, h2o_req_t *req)
         cg_buf_append_str(&b, "shutting down\n");
     cg_tls_store_describe(&s->tls, &b);
     cg_policy_store_describe(&s->policies, &b);
+    cg_webhook_cluster_describe(s->cluster, &b);
     if (ready)
         respond(req, 200, "OK", "text/plain; charset=utf-8", b.data, b.len);
     else
@@ -167,7 +171,10 @@ static void on_metrics(struct cg_server *s, h2o_req_t *req)
     };
     struct cg_buf b;
     cg_buf_init(&b, 4 * 1024 * 1024);
-    if (cg_metrics_render(all, s->n_workers, &g, &b) == CG_OK)
+    enum cg_status st = cg_metrics_render(all, s->n_workers, &g, &b);
+    if (st == CG_OK)
+        cg_webhook_cluster_metrics(s->cluster, &b);
+    if (st == CG_OK)
         respond(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
     else
         respond_text(req, 500, "Internal Server Error", "metrics too large\n");
@@ -244,8 +251,9 @@ static void on_review(struct worker *w, h2o_req_t *req, enum cg_review_path path
     struct cg_review_outcome o;
     cg_buf_reset(&w->out);
     uint64_t t0 = now_ns();
+    struct cg_cluster_source cluster = cg_cluster_slot_source(&w->cluster);
     enum cg_status st = cg_review_run(set, path, (int64_t)time(NULL), req->entity.base,
-                                      req->entity.len, &w->scratch, NULL, &w->out, &o);
+                                      req->entity.len, &w->scratch, &cluster, &w->out, &o);
     uint64_t ns = now_ns() - t0;
     int status = o.http_status;
     if (st != CG_OK) {
@@ -558,6 +566,7 @@ static void worker_init(struct worker *w, struct cg_server *s, bool metrics)
     cg_metrics_init(&w->metrics);
     if (!metrics) {
         cg_review_scratch_init(&w->scratch);
+        cg_webhook_cluster_slot_init(s->cluster, &w->cluster);
         cg_buf_init(&w->out, RESPONSE_MAX);
     }
 }
@@ -590,6 +599,9 @@ enum cg_status cg_server_create(const struct cg_server_config *cfg, struct cg_se
         goto out;
     }
     cg_policy_store_reload(&s->policies, true, NULL);
+    st = cg_webhook_cluster_create(cfg->kubeconfig, cfg->trusted_users, &s->cluster, err);
+    if (st != CG_OK)
+        goto out;
 
     init_conf(&s->gconf, cfg);
     s->gconf_init = true;
@@ -651,6 +663,9 @@ out:
 enum cg_status cg_server_start(struct cg_server *s, struct cg_err *err)
 {
     s->started = true;
+    enum cg_status st = cg_webhook_cluster_start(s->cluster, err);
+    if (st != CG_OK)
+        return st;
     for (size_t i = 0; i < s->n_workers; i++) {
         int rc = pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]);
         if (rc != 0)
@@ -686,6 +701,7 @@ void cg_server_stop(struct cg_server *s)
     for (size_t i = 0; i < s->n_workers; i++)
         if (s->workers[i].thread_started)
             pthread_join(s->workers[i].thread, NULL);
+    cg_webhook_cluster_stop(s->cluster);
     /* Metrics stay up until the workers are done. */
     atomic_store(&s->metrics_stopping, 1);
     if (s->mworker != NULL && s->mworker->thread_started)
@@ -710,5 +726,6 @@ void cg_server_destroy(struct cg_server *s)
         h2o_config_dispose(&s->mconf);
     cg_policy_store_dispose(&s->policies);
     cg_tls_store_dispose(&s->tls);
+    cg_webhook_cluster_destroy(s->cluster);
     free(s);
 }
