@@ -658,7 +658,8 @@ static void test_delete_held_until_drained(void **state)
     char *pod = serving_pod();
     char *out = NULL;
     int rc = sh(&out, "kubectl delete pod -n %s %s --wait=false", W.ns, pod);
-    if (rc == 0 || strstr(out, "is serving traffic") == NULL || strstr(out, "retry") == NULL)
+    if (rc == 0 || strstr(out, "(TooManyRequests)") == NULL ||
+        strstr(out, "is serving traffic") == NULL || strstr(out, "retry") == NULL)
         fail_msg("delete of serving pod %s: exit %d, %s", pod, rc, out);
     free(out);
     char *requested = wait_annotation(pod, "cellgate.io/drain-requested");
@@ -695,7 +696,8 @@ static void test_eviction_held_until_drained(void **state)
     char *out = NULL;
     int rc = sh(&out, "kubectl create --raw /api/v1/namespaces/%s/pods/%s/eviction -f %s", W.ns,
                 pod, path);
-    if (rc == 0 || strstr(out, "is serving traffic") == NULL)
+    if (rc == 0 || strstr(out, "(TooManyRequests)") == NULL ||
+        strstr(out, "is serving traffic") == NULL)
         fail_msg("eviction of serving pod %s: exit %d, %s", pod, rc, out);
     free(out);
     free(wait_annotation(pod, "cellgate.io/drain-requested"));
