@@ -14,9 +14,9 @@
 #include <cmocka.h>
 
 #include "base/log.h"
+#include "base/snapshot.h"
 #include "server/config.h"
 #include "server/route.h"
-#include "server/snapshot.h"
 #include "test_support.h"
 
 #define ARGC(a) ((int)(sizeof(a) / sizeof((a)[0])))

@@ -16,27 +16,10 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/kv.h"
 #include "base/mem.h"
 #include "base/status.h"
 #include "base/str.h"
-
-struct cg_kv {
-    struct cg_str key;
-    struct cg_str value;
-};
-
-/* A map of string to string (labels, annotations), in document order. */
-struct cg_kvs {
-    const struct cg_kv *items;
-    size_t n;
-    bool present; /* the key existed in the document (even if empty or null) */
-};
-
-struct cg_strs {
-    const struct cg_str *items;
-    size_t n;
-    bool present;
-};
 
 /* An IntOrString field (maxSurge, maxUnavailable). */
 struct cg_intstr {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "admission/admission.h"
+#include "base/kv.h"
 #include "policy/policy_internal.h"
 
 struct exact_entry {

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/kv.h"
 #include "base/mem.h"
 #include "base/status.h"
 #include "base/str.h"
@@ -185,7 +186,6 @@ void cg_policy_set_unref(struct cg_policy_set *set);
  * Deployment, or the Pod). Writes up to max borrowed pointers into out in set order and
  * returns how many matched (may exceed max). Sub-linear in the set size: candidate
  * policies come from an index by exact namespace and kind, plus the glob/any list. */
-struct cg_kvs;
 size_t cg_policy_set_match(const struct cg_policy_set *set, unsigned kind_bit,
                            struct cg_str namespace_, const struct cg_kvs *labels,
                            const struct cg_policy **out, size_t max);

@@ -22,10 +22,10 @@
 
 #include "base/log.h"
 #include "base/mem.h"
+#include "policy/store.h"
 #include "review/review.h"
 #include "server/cluster.h"
 #include "server/metrics.h"
-#include "server/policy_store.h"
 #include "server/route.h"
 #include "server/tls.h"
 

@@ -12,8 +12,8 @@
 #include <openssl/ssl.h>
 
 #include "base/buf.h"
+#include "base/snapshot.h"
 #include "base/status.h"
-#include "server/snapshot.h"
 
 /* TLS 1.3 suites in the server's order of preference (AES-128-GCM first). */
 #define CG_TLS13_CIPHERSUITES                                                                      \

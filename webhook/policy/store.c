@@ -1,4 +1,4 @@
-#include "server/policy_store.h"
+#include "policy/store.h"
 
 #include <dirent.h>
 #include <stdio.h>

@@ -1,8 +1,8 @@
 /* A published, reference-counted object (a policy set, a TLS context) that one thread
  * replaces and many threads read. Readers check a generation counter with one atomic load
  * per use and take the lock only when it moved, so the hot path never contends. */
-#ifndef CG_SERVER_SNAPSHOT_H
-#define CG_SERVER_SNAPSHOT_H
+#ifndef CG_BASE_SNAPSHOT_H
+#define CG_BASE_SNAPSHOT_H
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "policy/policy.h"
-#include "server/policy_store.h"
+#include "policy/store.h"
 #include "test_support.h"
 
 static int setup(void **state)

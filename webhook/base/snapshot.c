@@ -1,4 +1,4 @@
-#include "server/snapshot.h"
+#include "base/snapshot.h"
 
 #include <assert.h>
 

@@ -1,8 +1,8 @@
-/* The server's current policy set: loaded from the policy directory at start, re-loaded when
+/* The current policy set of a long-running program (the webhook, the controller): loaded from the policy directory at start, re-loaded when
  * the directory tree changes (a ConfigMap mount swaps its ..data link) or on SIGHUP. A
  * failing load keeps the last good set, logs, counts and is shown by /readyz. */
-#ifndef CG_SERVER_POLICY_STORE_H
-#define CG_SERVER_POLICY_STORE_H
+#ifndef CG_POLICY_STORE_H
+#define CG_POLICY_STORE_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -11,7 +11,7 @@
 
 #include "base/buf.h"
 #include "base/status.h"
-#include "server/snapshot.h"
+#include "base/snapshot.h"
 
 /* An order-independent fingerprint of a directory tree as the policy loader sees it: names,
  * and identity, size and mtime of every entry not starting with '.', symlinks followed,
