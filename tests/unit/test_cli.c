@@ -282,6 +282,40 @@ static void review(void **state)
     assert_int_equal(r.rc, 2);
 }
 
+/* --pods: the Pod rules count the file's pods; a bad file is an error that names it. */
+static void review_with_pods(void **state)
+{
+    (void)state;
+    struct cli r;
+    const char *dir = CG_SOURCE_DIR "/tests/golden/cases/pod-placement-from-pods";
+    char review_json[1024], pods[1024];
+    snprintf(review_json, sizeof(review_json), "%s/review.json", dir);
+    snprintf(pods, sizeof(pods), "%s/pods.json", dir);
+    cli(&r, review_json, "review", "--policies", EXAMPLES, "--pods", pods, "--apply", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_contains(r.out, "\"cellgate.io/cell\": \"zone-b\"");
+    /* Without the file the same pod has nothing to balance against: the first cell. */
+    cli(&r, review_json, "review", "--policies", EXAMPLES, "--apply", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_contains(r.out, "\"cellgate.io/cell\": \"zone-a\"");
+    const char *bad =
+        scratch_dir("pods", "notjson.json", "{", "scalar.json", "[1]", "wrongtype.json",
+                    "{\"items\":[{\"metadata\":{\"name\":7}}]}", NULL);
+    static const char *const cases[][2] = {
+        {"notjson.json", "notjson.json:"},
+        {"scalar.json", "kubectl get pods -o json"},
+        {"wrongtype.json", "item 0"},
+        {"missing.json", "missing.json"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char path[1200];
+        snprintf(path, sizeof(path), "%s/%s", bad, cases[i][0]);
+        cli(&r, review_json, "review", "--policies", EXAMPLES, "--pods", path, NULL);
+        assert_int_equal(r.rc, 1);
+        assert_contains(r.err, cases[i][1]);
+    }
+}
+
 static void policy_test(void **state)
 {
     (void)state;
@@ -355,7 +389,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(help_and_version), cmocka_unit_test(lint),
         cmocka_unit_test(plan_table),       cmocka_unit_test(review),
-        cmocka_unit_test(policy_test),      cmocka_unit_test(time_decode),
+        cmocka_unit_test(review_with_pods), cmocka_unit_test(policy_test),
+        cmocka_unit_test(time_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

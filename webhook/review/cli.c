@@ -18,6 +18,7 @@
 #include "jsonpatch/jsonpatch.h"
 #include "placement/plan.h"
 #include "policy/policy.h"
+#include "review/cli_pods.h"
 #include "review/review.h"
 
 #ifndef CG_VERSION
@@ -34,6 +35,8 @@ static const char usage_text[] =
     "  policy lint DIR|FILE...     check policy files; prints file:line:col: message per error\n"
     "  policy test DIR             run the test cases under DIR (a directory per case)\n"
     "  review --policies DIR [--path /mutate|/validate] [--now RFC3339] [--apply]\n"
+    "         [--pods FILE]          (--pods: existing pods, `kubectl get pods -o json`, that\n"
+    "                              the Pod rules count per cell and look evictions up in)\n"
     "                              review the AdmissionReview on stdin as the server would and\n"
     "                              print its response (--apply: the patched object instead;\n"
     "                              the path defaults to /validate, or /mutate with --apply)\n"
@@ -145,12 +148,17 @@ static bool is_file(const char *path)
 
 /* Runs one review; fills *response with the parsed response document (NULL on a 400). */
 static enum cg_status review_once(const struct cg_policy_set *set, enum cg_review_path path,
-                                  int64_t now, const char *body, size_t len, struct cg_buf *out,
+                                  int64_t now, const char *body, size_t len,
+                                  struct cg_cli_pods *pods, struct cg_buf *out,
                                   struct cg_review_outcome *outcome)
 {
     struct cg_review_scratch scratch;
     cg_review_scratch_init(&scratch);
-    enum cg_status st = cg_review_run(set, path, now, body, len, &scratch, NULL, out, outcome);
+    struct cg_cluster_source src = {0};
+    if (pods != NULL)
+        src = cg_cli_pods_source(pods);
+    enum cg_status st = cg_review_run(set, path, now, body, len, &scratch,
+                                      pods != NULL ? &src : NULL, out, outcome);
     /* outcome strings may point into scratch; keep only what outlives it */
     cg_review_scratch_dispose(&scratch);
     outcome->uid = outcome->kind = outcome->namespace_ = outcome->name = CG_STR_NULL;
@@ -586,6 +594,7 @@ static void run_case(struct test_case *tc)
         return;
 
     struct cg_policy_set *set = NULL;
+    struct cg_cli_pods *pods = NULL;
     json_t *review = NULL, *response = NULL;
     char *body = NULL;
     struct cg_buf out;
@@ -604,9 +613,19 @@ static void run_case(struct test_case *tc)
         json_object_set(request, "userInfo", v);
     if ((v = json_object_get(tc->spec, "dryRun")) != NULL && json_is_object(request))
         json_object_set(request, "dryRun", v);
+    /* The cluster's pods the Pod rules see, when the case brings them. */
+    case_path(tc, "pods.json", path);
+    if (is_file(path)) {
+        struct cg_err perr;
+        cg_err_clear(&perr);
+        if (cg_cli_pods_load(path, &pods, &perr) != CG_OK) {
+            case_fail(tc, "%s", perr.msg);
+            goto out;
+        }
+    }
     body = json_dumps(review, JSON_COMPACT);
     struct cg_review_outcome outcome;
-    enum cg_status st = review_once(set, rpath, now, body, strlen(body), &out, &outcome);
+    enum cg_status st = review_once(set, rpath, now, body, strlen(body), pods, &out, &outcome);
     if (st != CG_OK || outcome.http_status != 200) {
         case_fail(tc, "no AdmissionReview response (HTTP %d): %s", outcome.http_status,
                   out.data ? out.data : cg_status_str(st));
@@ -619,6 +638,7 @@ static void run_case(struct test_case *tc)
     }
     check_response(tc, expect, review, response, &outcome);
 out:
+    cg_cli_pods_destroy(pods);
     jfree(body);
     json_decref(response);
     json_decref(review);
@@ -725,11 +745,13 @@ static int cmd_lint(int argc, char **argv, FILE *out, FILE *err)
 
 static int cmd_review(int argc, char **argv, FILE *in, FILE *out, FILE *err)
 {
-    const char *policies = NULL, *path_s = NULL, *now_s = NULL;
+    const char *policies = NULL, *path_s = NULL, *now_s = NULL, *pods_file = NULL;
     bool apply = false;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--apply") == 0) {
             apply = true;
+        } else if (i + 1 < argc && strcmp(argv[i], "--pods") == 0) {
+            pods_file = argv[++i];
         } else if (i + 1 < argc && strcmp(argv[i], "--policies") == 0) {
             policies = argv[++i];
         } else if (i + 1 < argc && strcmp(argv[i], "--path") == 0) {
@@ -764,19 +786,26 @@ static int cmd_review(int argc, char **argv, FILE *in, FILE *out, FILE *err)
 
     int rc = 1;
     struct cg_policy_set *set = NULL;
+    struct cg_cli_pods *pods = NULL;
     json_t *review = NULL, *response = NULL, *patched = NULL;
     struct cg_buf body, resp;
     cg_buf_init(&body, INPUT_MAX);
     cg_buf_init(&resp, RESPONSE_MAX);
     if (load_policies(policies, err, &set) != CG_OK)
         goto out;
+    struct cg_err perr;
+    cg_err_clear(&perr);
+    if (pods_file != NULL && cg_cli_pods_load(pods_file, &pods, &perr) != CG_OK) {
+        fprintf(err, "cellgate review: --pods %s\n", perr.msg);
+        goto out;
+    }
     if (read_stream(in, &body) != CG_OK) {
         fprintf(err, "cellgate review: cannot read the review from stdin\n");
         goto out;
     }
     struct cg_review_outcome outcome;
     enum cg_status st =
-        review_once(set, path, now, body.data ? body.data : "", body.len, &resp, &outcome);
+        review_once(set, path, now, body.data ? body.data : "", body.len, pods, &resp, &outcome);
     if (st != CG_OK || outcome.http_status != 200) {
         fprintf(err, "cellgate review: %s\n", resp.data ? resp.data : cg_status_str(st));
         goto out;
@@ -809,6 +838,7 @@ out:
     json_decref(review);
     cg_buf_dispose(&body);
     cg_buf_dispose(&resp);
+    cg_cli_pods_destroy(pods);
     cg_policy_set_unref(set);
     return rc;
 }

@@ -4,7 +4,9 @@
  *   cellgate policy test DIR              run test cases (a directory per case), exit 1 on
  *                                         any failure
  *   cellgate review --policies DIR [--path /mutate|/validate] [--now RFC3339] [--apply]
- *                                         AdmissionReview on stdin -> response on stdout
+ *                   [--pods FILE]         AdmissionReview on stdin -> response on stdout;
+ *                                         --pods: the cluster's pods (kubectl get pods -o
+ *                                         json) the Pod rules count per cell
  *   cellgate plan --replicas N --policy FILE [--name POLICY]
  *   cellgate response show                AdmissionReview response on stdin, printed readably
  *   cellgate version | --help
@@ -24,6 +26,7 @@
  *   oldResource: old.json                   # with resource: makes it an UPDATE
  *   userInfo: {username: alice, groups: [sre-oncall]}   # replaces request.userInfo
  *   dryRun: true                            # replaces request.dryRun
+ *   (pods.json beside case.yaml, when there: the cluster's pods, as --pods reads them)
  *   expect:
  *     decision: patched                     # allowed|patched|denied|warned|audited
  *     allowed: true
