@@ -50,6 +50,32 @@ static void test_defaults(void **state)
     assert_int_equal(c.shutdown_timeout, 10);
     assert_int_equal(c.log_level, CG_LOG_INFO);
     assert_false(c.help);
+    /* No cluster credentials by default (in-cluster or standalone), no insecure kubeconfig,
+     * and cellgate's own two service accounts trusted. */
+    assert_string_equal(c.kubeconfig, "");
+    assert_false(c.kube_insecure);
+    assert_non_null(
+        strstr(c.trusted_users, "system:serviceaccount:cellgate-system:cellgate-controller"));
+    assert_non_null(
+        strstr(c.trusted_users, "system:serviceaccount:cellgate-system:cellgate-webhook"));
+    cg_server_config_dispose(&c);
+
+    const char *more[] = {"w",
+                          "--cert",
+                          "c",
+                          "--key",
+                          "k",
+                          "--policies",
+                          "p",
+                          "--kubeconfig",
+                          "/kc",
+                          "--kube-insecure",
+                          "--trusted-users",
+                          "a,b"};
+    assert_int_equal(parse(&c, ARGC(more), more, NULL, &err), CG_OK);
+    assert_string_equal(c.kubeconfig, "/kc");
+    assert_true(c.kube_insecure);
+    assert_string_equal(c.trusted_users, "a,b");
     cg_server_config_dispose(&c);
 }
 

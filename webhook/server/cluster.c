@@ -113,8 +113,9 @@ static void split_trusted(struct cg_webhook_cluster *c, const char *list)
     }
 }
 
-enum cg_status cg_webhook_cluster_create(const char *kubeconfig, const char *trusted_users,
-                                         struct cg_webhook_cluster **out, struct cg_err *err)
+enum cg_status cg_webhook_cluster_create(const char *kubeconfig, bool insecure,
+                                         const char *trusted_users, struct cg_webhook_cluster **out,
+                                         struct cg_err *err)
 {
     enum cg_status st = CG_OK;
     struct cg_webhook_cluster *c = cg_xcalloc(1, sizeof(*c));
@@ -122,7 +123,8 @@ enum cg_status cg_webhook_cluster_create(const char *kubeconfig, const char *tru
     const char *host = getenv("KUBERNETES_SERVICE_HOST");
     if (kubeconfig != NULL && kubeconfig[0] != '\0') {
         c->mode = MODE_KUBECONFIG;
-        st = cg_kube_config_load(kubeconfig, NULL, 0, &c->kcfg, err);
+        st = cg_kube_config_load(kubeconfig, NULL, insecure ? CG_KUBE_ALLOW_INSECURE : 0, &c->kcfg,
+                                 err);
     } else if (host != NULL && host[0] != '\0') {
         c->mode = MODE_IN_CLUSTER;
         st = cg_kube_config_in_cluster(NULL, &c->kcfg, err);

@@ -16,10 +16,12 @@
 struct cg_webhook_cluster;
 
 /* Reads the credentials (kubeconfig may be NULL or ""); a kubeconfig that does not load is an
- * error (the webhook refuses to start rather than run standalone by mistake). trusted_users
+ * error (the webhook refuses to start rather than run standalone by mistake); one with
+ * insecure-skip-tls-verify is refused unless insecure. trusted_users
  * is the comma-separated list of cellgate's own identities (copied). */
-enum cg_status cg_webhook_cluster_create(const char *kubeconfig, const char *trusted_users,
-                                         struct cg_webhook_cluster **out, struct cg_err *err);
+enum cg_status cg_webhook_cluster_create(const char *kubeconfig, bool insecure,
+                                         const char *trusted_users, struct cg_webhook_cluster **out,
+                                         struct cg_err *err);
 /* Starts the pod watch and the drain requester (nothing standalone). */
 enum cg_status cg_webhook_cluster_start(struct cg_webhook_cluster *c, struct cg_err *err);
 /* Stops the threads; idempotent. */

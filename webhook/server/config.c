@@ -42,6 +42,10 @@ static const struct cg_option opts[] = {
      "kubeconfig for the pod watch and drain requests; empty: in-cluster credentials when "
      "KUBERNETES_SERVICE_HOST is set, else standalone (no cluster: cell counts come from "
      "this process's own placements)"},
+    {"kube-insecure", "CELLGATE_KUBE_INSECURE", "false", NULL, CG_OPT_BOOL, OFF(kube_insecure), 0,
+     0,
+     "accept a kubeconfig with insecure-skip-tls-verify (refused otherwise: the pod watch "
+     "would trust any server)"},
     {"trusted-users", "CELLGATE_TRUSTED_USERS",
      "system:serviceaccount:cellgate-system:cellgate-controller,"
      "system:serviceaccount:cellgate-system:cellgate-webhook",

@@ -26,6 +26,7 @@ struct cg_server_config {
     long shutdown_timeout;
     int log_level;       /* enum cg_log_level */
     char *kubeconfig;    /* "" : in-cluster credentials if there, else standalone */
+    bool kube_insecure;  /* accept insecure-skip-tls-verify in the kubeconfig */
     char *trusted_users; /* comma-separated */
     bool help;           /* --help was given: print usage, nothing else was validated */
 };

@@ -599,7 +599,8 @@ enum cg_status cg_server_create(const struct cg_server_config *cfg, struct cg_se
         goto out;
     }
     cg_policy_store_reload(&s->policies, true, NULL);
-    st = cg_webhook_cluster_create(cfg->kubeconfig, cfg->trusted_users, &s->cluster, err);
+    st = cg_webhook_cluster_create(cfg->kubeconfig, cfg->kube_insecure, cfg->trusted_users,
+                                   &s->cluster, err);
     if (st != CG_OK)
         goto out;
 
