@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -237,6 +238,71 @@ static void emit_lines(void)
     cg_log(CG_LOG_ERROR, "long", "v", big, NULL);
 }
 
+/* Lines cut at every length around the cap, in strings with escapes and multi-byte
+ * characters, in keys and numbers: each is one valid JSON object no longer than the cap,
+ * marked truncated exactly when something was left out, never with half a character. */
+static size_t cut_pad;
+static const char *cut_value;
+
+static void emit_cut(void)
+{
+    char pad[CG_LOG_LINE_MAX];
+    memset(pad, 'p', cut_pad);
+    pad[cut_pad] = '\0';
+    struct cg_log_line l;
+    cg_log_begin(&l, CG_LOG_INFO, "cut");
+    cg_log_str(&l, "pad", pad);
+    cg_log_str(&l, "value", cut_value);
+    cg_log_int(&l, "number", -1234567890123LL);
+    cg_log_bool(&l, "flag", 1);
+    cg_log_str(&l, "a-rather-long-key-name-at-the-end", "tail");
+    cg_log_end(&l);
+}
+
+static void test_log_truncation(void **state)
+{
+    static const char *const values[] = {
+        "plain ascii text that goes on for a while",
+        "\xc3\xa9\xc3\xa9\xe2\x82\xac\xe2\x82\xac\xf0\x9f\x98\x80\xf0\x9f\x98\x80 multi-byte",
+        "\"quotes\" and \\ backslashes \x01\x02\x1f control characters \t\n",
+    };
+    size_t cut = 0, whole = 0;
+    for (size_t v = 0; v < sizeof(values) / sizeof(values[0]); v++) {
+        cut_value = values[v];
+        for (cut_pad = CG_LOG_LINE_MAX - 420; cut_pad < CG_LOG_LINE_MAX - 60; cut_pad++) {
+            char *out = log_capture(emit_cut);
+            size_t len = strlen(out);
+            if (len == 0 || len > CG_LOG_LINE_MAX || out[len - 1] != '\n' ||
+                strchr(out, '\n') != out + len - 1)
+                fail_msg("pad %zu: not one line within the cap (%zu bytes)", cut_pad, len);
+            json_error_t jerr;
+            json_t *doc = json_loads(out, 0, &jerr);
+            if (doc == NULL)
+                fail_msg("pad %zu, value %zu: not JSON (%s): %s", cut_pad, v, jerr.text, out);
+            bool truncated = json_is_true(json_object_get(doc, "truncated"));
+            const char *last =
+                json_string_value(json_object_get(doc, "a-rather-long-key-name-at-the-end"));
+            bool complete = last != NULL && strcmp(last, "tail") == 0;
+            /* Nothing is ever left out silently. (A line whose last closing quote fell into
+             * the room kept for the mark says truncated with all its text: harmless.) */
+            if (!truncated && !complete)
+                fail_msg("pad %zu value %zu: lost its end without the mark", cut_pad, v);
+            /* What a value kept is a prefix of what was logged, on a character boundary
+             * (jansson refuses invalid UTF-8, so a split character would not parse). */
+            const char *kept = json_string_value(json_object_get(doc, "value"));
+            if (kept != NULL)
+                assert_int_equal(strncmp(kept, values[v], strlen(kept)), 0);
+            if (json_object_get(doc, "number") != NULL)
+                assert_true(json_integer_value(json_object_get(doc, "number")) == -1234567890123LL);
+            cut += truncated && !complete;
+            whole += complete && !truncated;
+            json_decref(doc);
+            free(out);
+        }
+    }
+    assert_true(cut > 100 && whole > 100); /* both sides of the cap were exercised */
+}
+
 static void test_log_lines(void **state)
 {
     char *out = log_capture(emit_lines);
@@ -281,6 +347,11 @@ static void test_log_lines(void **state)
     json_decref(l2);
     assert_true(strlen(line3) <= CG_LOG_LINE_MAX);
     assert_int_equal(line3[strlen(line3) - 1], '\n');
+    json_t *l3 = json_loads(line3, 0, &jerr);
+    if (l3 == NULL)
+        fail_msg("a cut line is not JSON: %s", jerr.text);
+    assert_true(json_is_true(json_object_get(l3, "truncated")));
+    json_decref(l3);
     free(out);
 
     assert_int_equal(cg_log_level_parse("debug"), CG_LOG_DEBUG);
@@ -412,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_arena),
         cmocka_unit_test(test_log_lines),
+        cmocka_unit_test(test_log_truncation),
         cmocka_unit_test(test_log_batch),
         cmocka_unit_test(test_file_read_and_fingerprint),
     };

@@ -29,14 +29,32 @@ int cg_log_level_parse(const char *s)
     return -1;
 }
 
-static void put(struct cg_log_line *l, const char *s, size_t n)
+/* What a cut line ends with: a quote to close an open string, the mark, the brace. */
+#define TRUNCATED_TAIL "\",\"truncated\":true}\n"
+
+/* Appends s[0..n), or as much of it as fits before the room kept for the tail; atomic units
+ * (escapes, keys) pass whole or not at all, text is cut only at a UTF-8 character boundary.
+ * After a cut nothing more is written. */
+static void put_unit(struct cg_log_line *l, const char *s, size_t n, int atomic)
 {
-    /* Keep 2 bytes for the closing "}\n". */
-    size_t room = CG_LOG_LINE_MAX - 2 - l->len;
-    if (n > room)
+    if (l->truncated)
+        return;
+    size_t room = CG_LOG_LINE_MAX - (sizeof(TRUNCATED_TAIL) - 1) - l->len;
+    if (n > room) {
+        l->truncated = 1;
+        if (atomic)
+            return;
         n = room;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
     memcpy(l->buf + l->len, s, n);
     l->len += n;
+}
+
+static void put(struct cg_log_line *l, const char *s, size_t n)
+{
+    put_unit(l, s, n, 1);
 }
 
 static void put_escaped(struct cg_log_line *l, const char *s, size_t n)
@@ -47,7 +65,7 @@ static void put_escaped(struct cg_log_line *l, const char *s, size_t n)
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        put(l, s + run, i - run);
+        put_unit(l, s + run, i - run, 0);
         if (c < 0x20) {
             char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf]};
             put(l, e, 6);
@@ -57,7 +75,7 @@ static void put_escaped(struct cg_log_line *l, const char *s, size_t n)
         }
         run = i + 1;
     }
-    put(l, s + run, n - run);
+    put_unit(l, s + run, n - run, 0);
 }
 
 /* Writes the decimal digits of v, width wide with leading zeros, at p. */
@@ -69,17 +87,25 @@ static void put_digits(char *p, unsigned v, int width)
     }
 }
 
-static void put_key(struct cg_log_line *l, const char *key)
+/* Writes ,"key": and returns where the field began. A field that cannot start whole is
+ * taken back, so a cut never leaves half a key. */
+static size_t put_key(struct cg_log_line *l, const char *key)
 {
+    size_t mark = l->len;
     put(l, ",\"", 2);
     put_escaped(l, key, strlen(key));
     put(l, "\":", 2);
+    if (l->truncated)
+        l->len = mark;
+    return mark;
 }
 
 void cg_log_begin(struct cg_log_line *l, enum cg_log_level level, const char *msg)
 {
     static const char *names[] = {"debug", "info", "warn", "error"};
     l->len = 0;
+    l->truncated = 0;
+    l->in_string = 0;
     l->active = cg_log_enabled(level);
     if (!l->active)
         return;
@@ -99,18 +125,26 @@ void cg_log_begin(struct cg_log_line *l, enum cg_log_level level, const char *ms
     put(l, head, strlen(head));
     put(l, names[level], strlen(names[level]));
     put(l, "\",\"msg\":\"", 9);
+    l->in_string = 1;
     put_escaped(l, msg, strlen(msg));
     put(l, "\"", 1);
+    l->in_string = l->truncated;
 }
 
 void cg_log_strn(struct cg_log_line *l, const char *key, const char *value, size_t n)
 {
     if (!l->active)
         return;
-    put_key(l, key);
+    size_t mark = put_key(l, key);
     put(l, "\"", 1);
+    if (l->truncated) {
+        l->len = mark; /* not even the opening quote fit */
+        return;
+    }
+    l->in_string = 1;
     put_escaped(l, value ? value : "", value ? n : 0);
     put(l, "\"", 1);
+    l->in_string = l->truncated;
 }
 
 void cg_log_str(struct cg_log_line *l, const char *key, const char *value)
@@ -132,16 +166,20 @@ void cg_log_int(struct cg_log_line *l, const char *key, int64_t value)
     } while (u != 0);
     if (value < 0)
         *--p = '-';
-    put_key(l, key);
+    size_t mark = put_key(l, key);
     put(l, p, (size_t)(num + sizeof(num) - p));
+    if (l->truncated)
+        l->len = mark; /* a number is whole or absent */
 }
 
 void cg_log_bool(struct cg_log_line *l, const char *key, int value)
 {
     if (!l->active)
         return;
-    put_key(l, key);
+    size_t mark = put_key(l, key);
     put(l, value ? "true" : "false", value ? 4 : 5);
+    if (l->truncated)
+        l->len = mark;
 }
 
 static void write_all(const char *p, size_t len)
@@ -159,8 +197,15 @@ static void write_all(const char *p, size_t len)
 
 static void terminate(struct cg_log_line *l)
 {
-    l->buf[l->len++] = '}';
-    l->buf[l->len++] = '\n';
+    if (!l->truncated) {
+        l->buf[l->len++] = '}';
+        l->buf[l->len++] = '\n';
+        return;
+    }
+    const char *tail = TRUNCATED_TAIL + (l->in_string ? 0 : 1);
+    size_t n = strlen(tail);
+    memcpy(l->buf + l->len, tail, n);
+    l->len += n;
 }
 
 void cg_log_end(struct cg_log_line *l)

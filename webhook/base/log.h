@@ -17,12 +17,16 @@ int cg_log_enabled(enum cg_log_level level);
 /* Parses "debug", "info", "warn", "error"; returns -1 on anything else. */
 int cg_log_level_parse(const char *s);
 
+/* A line longer than this is cut at a character boundary, its open string closed, and
+ * "truncated":true added: still one valid JSON object. */
 #define CG_LOG_LINE_MAX 2048
 
 struct cg_log_line {
     char buf[CG_LOG_LINE_MAX];
     size_t len;
-    int active; /* 0 when the level is filtered out: the field calls do nothing */
+    int active;    /* 0 when the level is filtered out: the field calls do nothing */
+    int truncated; /* a field did not fit: the line is cut there and marked */
+    int in_string; /* writing a JSON string's content (to close it if cut) */
 };
 
 void cg_log_begin(struct cg_log_line *l, enum cg_log_level level, const char *msg);
