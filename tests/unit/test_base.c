@@ -96,6 +96,26 @@ static void test_buf_cap_and_appendf(void **state)
     cg_buf_dispose(&b); /* twice is harmless */
 }
 
+/* Sizes that would wrap size_t are refused, capped buffer or not, and leave the buffer as it
+ * was. */
+static void test_buf_size_overflow(void **state)
+{
+    struct cg_buf b;
+    cg_buf_init(&b, 0);
+    assert_int_equal(cg_buf_append_str(&b, "abc"), CG_OK);
+    assert_int_equal(cg_buf_reserve(&b, SIZE_MAX), CG_ETOOBIG);
+    assert_int_equal(cg_buf_reserve(&b, SIZE_MAX - 3), CG_ETOOBIG);
+    assert_int_equal(b.len, 3);
+    assert_string_equal(b.data, "abc");
+    cg_buf_dispose(&b);
+    cg_buf_init(&b, 16);
+    assert_int_equal(cg_buf_append_str(&b, "abc"), CG_OK);
+    assert_int_equal(cg_buf_reserve(&b, SIZE_MAX), CG_ETOOBIG);
+    assert_int_equal(cg_buf_reserve(&b, 14), CG_ETOOBIG);
+    assert_int_equal(cg_buf_reserve(&b, 13), CG_OK);
+    cg_buf_dispose(&b);
+}
+
 static void test_buf_json_escaping(void **state)
 {
     struct cg_buf b;
@@ -480,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_status_and_err),
         cmocka_unit_test(test_buf_cap_and_appendf),
         cmocka_unit_test(test_buf_json_escaping),
+        cmocka_unit_test(test_buf_size_overflow),
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_arena),
         cmocka_unit_test(test_log_lines),

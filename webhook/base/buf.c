@@ -1,5 +1,6 @@
 #include "base/buf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +34,15 @@ enum cg_status cg_buf_reserve(struct cg_buf *b, size_t extra)
 {
     if (b->max != 0 && (extra > b->max || b->len > b->max - extra))
         return CG_ETOOBIG;
+    /* Uncapped buffers are bounded by size_t: a request that would wrap is too big. */
+    if (extra > SIZE_MAX - 1 - b->len)
+        return CG_ETOOBIG;
     size_t need = b->len + extra + 1; /* room for the terminating NUL */
     if (need <= b->cap)
         return CG_OK;
     size_t cap = b->cap ? b->cap : 256;
     while (cap < need)
-        cap *= 2;
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     if (b->max != 0 && cap > b->max + 1)
         cap = b->max + 1;
     b->data = cg_xrealloc(b->data, cap);

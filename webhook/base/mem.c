@@ -69,6 +69,8 @@ struct cg_arena_block {
 
 static struct cg_arena_block *block_create(size_t size)
 {
+    if (size > SIZE_MAX - sizeof(struct cg_arena_block))
+        oom(size);
     struct cg_arena_block *b = cg_xmalloc(sizeof(*b) + size);
     b->next = NULL;
     b->size = size;
@@ -112,6 +114,9 @@ void cg_arena_reset(struct cg_arena *a)
 
 void *cg_arena_alloc(struct cg_arena *a, size_t n)
 {
+    /* A size whose rounding or block header would wrap cannot be had: as out of memory. */
+    if (n > SIZE_MAX / 2)
+        oom(n);
     n = ALIGN_UP(n ? n : 1);
     struct cg_arena_block *b = a->head;
     if (b == NULL || b->size - b->used < n) {
@@ -133,6 +138,8 @@ void *cg_arena_alloc(struct cg_arena *a, size_t n)
 
 void *cg_arena_grow(struct cg_arena *a, void *p, size_t old_n, size_t new_n)
 {
+    if (new_n > SIZE_MAX / 2)
+        oom(new_n); /* its rounding would wrap */
     struct cg_arena_block *b = a->head;
     size_t old_al = ALIGN_UP(old_n ? old_n : 1);
     if (p != NULL && b != NULL && (unsigned char *)p + old_al == b->data + b->used &&
