@@ -389,11 +389,9 @@ static int group_teardown(void **state)
 
 #define NEED_CLUSTER()                                                                             \
     do {                                                                                           \
-        if (W.skip) {                                                                              \
-            print_message("no cluster: set CELLGATE_E2E_KUBECONFIG or start "                      \
-                          "../shared/lab/cluster up\n");                                           \
-            skip();                                                                                \
-        }                                                                                          \
+        if (W.skip)                                                                                \
+            CG_TEST_SKIP("no cluster: set CELLGATE_E2E_KUBECONFIG or start "                       \
+                         "../shared/lab/cluster up");                                              \
     } while (0)
 
 /* The zone label of each node, looked up by node name. */
@@ -725,5 +723,6 @@ int main(void)
         cmocka_unit_test(test_delete_held_until_drained),
         cmocka_unit_test(test_eviction_held_until_drained),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cg_test_run("e2e cluster", tests, sizeof(tests) / sizeof(tests[0]), group_setup,
+                       group_teardown);
 }

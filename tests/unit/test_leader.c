@@ -126,9 +126,7 @@ static void electors_on_a_real_lease(void **state)
         cg_kube_config_load(kubeconfig, NULL, 0, &cfg, &err) != CG_OK ||
         cg_kube_client_create(cfg, NULL, &client, &err) != CG_OK) {
         cg_kube_config_destroy(cfg);
-        print_message(
-            "no cluster: set CELLGATE_E2E_KUBECONFIG or start ../shared/lab/cluster up\n");
-        skip();
+        CG_TEST_SKIP("no cluster: set CELLGATE_E2E_KUBECONFIG or start ../shared/lab/cluster up");
     }
     struct cg_kube_response resp;
     cg_kube_response_init(&resp);
@@ -138,8 +136,8 @@ static void electors_on_a_real_lease(void **state)
         cg_kube_response_dispose(&resp);
         cg_kube_client_destroy(client);
         cg_kube_config_destroy(cfg);
-        print_message("no cluster answers at %s: skipped\n", kubeconfig);
-        skip();
+        CG_TEST_SKIP("no cluster answers: set CELLGATE_E2E_KUBECONFIG or start "
+                     "../shared/lab/cluster up");
     }
     char name[64];
     snprintf(name, sizeof(name), "cg-test-leader-%d", (int)getpid());
