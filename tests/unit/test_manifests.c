@@ -696,6 +696,35 @@ static bool security_true(struct mdoc *d, yaml_node_t *pod_sc, yaml_node_t *c_sc
     return scalar_is(d, get(d, pod_sc, key, NULL), "true");
 }
 
+/* What every cellgate container runs with: non-root, read-only root file system, no
+ * privilege escalation, no capabilities, the runtime's seccomp profile, sized resources. */
+static void check_container_hardening(struct mdoc *d, yaml_node_t *pod, yaml_node_t *c,
+                                      struct report *r)
+{
+    yaml_node_t *pod_sc = get(d, pod, "securityContext", NULL);
+    yaml_node_t *c_sc = get(d, c, "securityContext", NULL);
+    if (!security_true(d, pod_sc, c_sc, "runAsNonRoot"))
+        bad(r, d, c, "runAsNonRoot must be true");
+    if (!scalar_is(d, get(d, c_sc, "readOnlyRootFilesystem", NULL), "true"))
+        bad(r, d, c, "readOnlyRootFilesystem must be true");
+    if (!scalar_is(d, get(d, c_sc, "allowPrivilegeEscalation", NULL), "false"))
+        bad(r, d, c, "allowPrivilegeEscalation must be false");
+    if (!seq_has(d, get(d, c_sc, "capabilities", "drop", NULL), "ALL"))
+        bad(r, d, c, "capabilities must drop ALL");
+    const char *seccomp = scalar(d, get(d, c_sc, "seccompProfile", "type", NULL));
+    if (seccomp == NULL)
+        seccomp = scalar(d, get(d, pod_sc, "seccompProfile", "type", NULL));
+    if (seccomp == NULL || strcmp(seccomp, "RuntimeDefault") != 0)
+        bad(r, d, c, "seccompProfile must be RuntimeDefault");
+
+    yaml_node_t *res = get(d, c, "resources", NULL);
+    if (get(d, res, "requests", "cpu", NULL) == NULL ||
+        get(d, res, "requests", "memory", NULL) == NULL)
+        bad(r, d, c, "resources.requests must set cpu and memory");
+    if (get(d, res, "limits", "memory", NULL) == NULL)
+        bad(r, d, c, "resources.limits must set memory");
+}
+
 static void check_deployment(struct manifests *m, struct report *r)
 {
     struct mdoc *d = find(m, "Deployment", CG_SERVICE);
@@ -726,28 +755,7 @@ static void check_deployment(struct manifests *m, struct report *r)
     if (resolve_port(d, c, "https") != 8443 || resolve_port(d, c, "metrics") != 9090)
         bad(r, d, c, "container ports must be https 8443 and metrics 9090");
 
-    yaml_node_t *pod_sc = get(d, pod, "securityContext", NULL);
-    yaml_node_t *c_sc = get(d, c, "securityContext", NULL);
-    if (!security_true(d, pod_sc, c_sc, "runAsNonRoot"))
-        bad(r, d, c, "runAsNonRoot must be true");
-    if (!scalar_is(d, get(d, c_sc, "readOnlyRootFilesystem", NULL), "true"))
-        bad(r, d, c, "readOnlyRootFilesystem must be true");
-    if (!scalar_is(d, get(d, c_sc, "allowPrivilegeEscalation", NULL), "false"))
-        bad(r, d, c, "allowPrivilegeEscalation must be false");
-    if (!seq_has(d, get(d, c_sc, "capabilities", "drop", NULL), "ALL"))
-        bad(r, d, c, "capabilities must drop ALL");
-    const char *seccomp = scalar(d, get(d, c_sc, "seccompProfile", "type", NULL));
-    if (seccomp == NULL)
-        seccomp = scalar(d, get(d, pod_sc, "seccompProfile", "type", NULL));
-    if (seccomp == NULL || strcmp(seccomp, "RuntimeDefault") != 0)
-        bad(r, d, c, "seccompProfile must be RuntimeDefault");
-
-    yaml_node_t *res = get(d, c, "resources", NULL);
-    if (get(d, res, "requests", "cpu", NULL) == NULL ||
-        get(d, res, "requests", "memory", NULL) == NULL)
-        bad(r, d, c, "resources.requests must set cpu and memory");
-    if (get(d, res, "limits", "memory", NULL) == NULL)
-        bad(r, d, c, "resources.limits must set memory");
+    check_container_hardening(d, pod, c, r);
 
     long grace = 0;
     if (get(d, c, "lifecycle", "preStop", NULL) == NULL ||
@@ -799,6 +807,116 @@ static void check_deployment(struct manifests *m, struct report *r)
         bad(r, d, pod, "serviceAccountName must name a ServiceAccount of the manifests");
     if (!scalar_is(d, get(d, pod, "automountServiceAccountToken", NULL), "true"))
         bad(r, d, pod, "automountServiceAccountToken must be true (the pod watch needs the token)");
+}
+
+/* The verbs a role grants, as "group/resource:verb" entries sorted into one string, to compare
+ * with what a component uses. */
+static void role_grants(struct mdoc *d, char *out, size_t n)
+{
+    char items[64][96];
+    size_t k = 0;
+    yaml_node_t *rules = get(d, root(d), "rules", NULL);
+    for (size_t i = 0; i < seq_len(rules); i++) {
+        yaml_node_t *rule = seq_at(d, rules, i);
+        yaml_node_t *groups = get(d, rule, "apiGroups", NULL),
+                    *resources = get(d, rule, "resources", NULL),
+                    *verbs = get(d, rule, "verbs", NULL);
+        for (size_t g = 0; g < seq_len(groups); g++)
+            for (size_t s = 0; s < seq_len(resources); s++)
+                for (size_t v = 0; v < seq_len(verbs) && k < 64; v++)
+                    snprintf(items[k++], sizeof(items[0]), "%s/%s:%s",
+                             scalar(d, seq_at(d, groups, g)), scalar(d, seq_at(d, resources, s)),
+                             scalar(d, seq_at(d, verbs, v)));
+    }
+    qsort(items, k, sizeof(items[0]), (int (*)(const void *, const void *))strcmp);
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < k && len < n; i++)
+        len += (size_t)snprintf(out + len, n - len, "%s%s", i ? " " : "", items[i]);
+}
+
+/* cellgate-controller: two replicas electing a leader, probes on its metrics port, hardened
+ * like the webhook, the pod's name as its Lease identity, and exactly the access it uses. */
+static void check_controller(struct manifests *m, struct report *r)
+{
+    struct mdoc *d = find(m, "Deployment", "cellgate-controller");
+    if (d == NULL) {
+        bad(r, NULL, NULL, "no Deployment cellgate-controller");
+        return;
+    }
+    yaml_node_t *spec = get(d, root(d), "spec", NULL);
+    yaml_node_t *pod = get(d, spec, "template", "spec", NULL);
+    yaml_node_t *containers = get(d, pod, "containers", NULL);
+    yaml_node_t *c = seq_len(containers) == 1 ? seq_at(d, containers, 0) : NULL;
+    if (c == NULL) {
+        bad(r, d, pod, "the controller pod must have exactly one container");
+        return;
+    }
+    if (!scalar_is(d, get(d, spec, "replicas", NULL), "2"))
+        bad(r, d, spec, "controller replicas must be 2 (one leads, one stands by)");
+    if (!scalar_is(d, get(d, c, "readinessProbe", "httpGet", "path", NULL), "/readyz") ||
+        !scalar_is(d, get(d, c, "livenessProbe", "httpGet", "path", NULL), "/healthz"))
+        bad(r, d, c, "controller probes must GET /readyz and /healthz");
+    if (resolve_port(d, c, "metrics") != 9091 ||
+        !has_arg(d, get(d, c, "args", NULL), "--metrics-listen", "0.0.0.0:9091"))
+        bad(r, d, c, "the controller serves metrics and probes on 9091");
+    if (!has_arg(d, get(d, c, "args", NULL), "--policies", "/etc/cellgate/policies"))
+        bad(r, d, c, "controller args must include --policies /etc/cellgate/policies");
+    bool identity = false;
+    yaml_node_t *env = get(d, c, "env", NULL);
+    for (size_t i = 0; i < seq_len(env); i++)
+        identity |=
+            scalar_is(d, get(d, seq_at(d, env, i), "name", NULL), "CELLGATE_IDENTITY") &&
+            scalar_is(d, get(d, seq_at(d, env, i), "valueFrom", "fieldRef", "fieldPath", NULL),
+                      "metadata.name");
+    if (!identity)
+        bad(r, d, c, "CELLGATE_IDENTITY must come from metadata.name (who holds the Lease)");
+    check_container_hardening(d, pod, c, r);
+    const char *sa = scalar(d, get(d, pod, "serviceAccountName", NULL));
+    if (sa == NULL || strcmp(sa, "cellgate-controller") != 0 ||
+        find(m, "ServiceAccount", "cellgate-controller") == NULL)
+        bad(r, d, pod, "the controller runs as ServiceAccount cellgate-controller");
+
+    static const char want_cluster[] =
+        "/events:create /pods/status:patch /pods:list /pods:patch /pods:watch "
+        "apps/deployments:list apps/deployments:patch apps/deployments:watch "
+        "apps/replicasets:list apps/replicasets:watch discovery.k8s.io/endpointslices:list "
+        "discovery.k8s.io/endpointslices:watch";
+    static const char want_leader[] =
+        "coordination.k8s.io/leases:create coordination.k8s.io/leases:get "
+        "coordination.k8s.io/leases:update";
+    char have[4096];
+    struct mdoc *cr = find(m, "ClusterRole", "cellgate-controller");
+    struct mdoc *lr = find(m, "Role", "cellgate-controller-leader");
+    if (cr == NULL || lr == NULL) {
+        bad(r, NULL, NULL,
+            "the controller needs ClusterRole cellgate-controller and Role "
+            "cellgate-controller-leader");
+        return;
+    }
+    role_grants(cr, have, sizeof(have));
+    if (strcmp(have, want_cluster) != 0)
+        bad(r, cr, root(cr), "ClusterRole cellgate-controller grants \"%s\", it uses \"%s\"", have,
+            want_cluster);
+    role_grants(lr, have, sizeof(have));
+    if (strcmp(have, want_leader) != 0)
+        bad(r, lr, root(lr), "Role cellgate-controller-leader grants \"%s\", it uses \"%s\"", have,
+            want_leader);
+    if (!scalar_is(lr, get(lr, root(lr), "metadata", "namespace", NULL), CG_NS))
+        bad(r, lr, root(lr), "the leader Role lives in " CG_NS " only");
+    static const char *const bindings[][2] = {{"ClusterRoleBinding", "cellgate-controller"},
+                                              {"RoleBinding", "cellgate-controller-leader"}};
+    for (size_t i = 0; i < 2; i++) {
+        struct mdoc *b = find(m, bindings[i][0], bindings[i][1]);
+        yaml_node_t *s0 = b ? seq_at(b, get(b, root(b), "subjects", NULL), 0) : NULL;
+        if (b == NULL || !scalar_is(b, get(b, root(b), "roleRef", "name", NULL), bindings[i][1]) ||
+            seq_len(get(b, root(b), "subjects", NULL)) != 1 ||
+            !scalar_is(b, get(b, s0, "name", NULL), "cellgate-controller") ||
+            !scalar_is(b, get(b, s0, "namespace", NULL), CG_NS))
+            bad(r, b, b ? root(b) : NULL,
+                "%s %s must bind its role to ServiceAccount " CG_NS "/cellgate-controller only",
+                bindings[i][0], bindings[i][1]);
+    }
 }
 
 /* Is word in text, not as part of a longer word? */
@@ -1326,10 +1444,40 @@ static void test_deployment_broken(void **state)
 }
 
 #define CG_RBAC_YAML "base/rbac.yaml"
+#define CG_CONTROLLER_YAML "base/controller.yaml"
+#define CG_CONTROLLER_RBAC_YAML "base/controller-rbac.yaml"
 
 static void test_rbac_clean(void **state)
 {
     run_clean(check_rbac);
+    run_clean(check_controller);
+}
+
+static void test_controller_broken(void **state)
+{
+    CG_BROKEN(check_controller, "grants",
+              {CG_CONTROLLER_RBAC_YAML, MUT_REPLACE_FIRST,
+               "verbs: [\"list\", \"watch\", \"patch\"]",
+               "verbs: [\"list\", \"watch\", \"patch\", \"delete\"]"});
+    CG_BROKEN(check_rbac, "verb delete has no reason",
+              {CG_CONTROLLER_RBAC_YAML, MUT_REPLACE_FIRST,
+               "verbs: [\"list\", \"watch\", \"patch\"]",
+               "verbs: [\"list\", \"watch\", \"patch\", \"delete\"]"});
+    CG_BROKEN(check_controller, "Role cellgate-controller-leader grants",
+              {CG_CONTROLLER_RBAC_YAML, MUT_REPLACE_FIRST,
+               "verbs: [\"get\", \"create\", \"update\"]",
+               "verbs: [\"get\", \"create\", \"update\", \"delete\"]"});
+    CG_BROKEN(check_controller, "controller replicas must be 2",
+              {CG_CONTROLLER_YAML, MUT_REPLACE_FIRST, "replicas: 2", "replicas: 1"});
+    CG_BROKEN(check_controller, "CELLGATE_IDENTITY must come from metadata.name",
+              {CG_CONTROLLER_YAML, MUT_REPLACE_FIRST, "fieldPath: metadata.name",
+               "fieldPath: metadata.uid"});
+    CG_BROKEN(check_controller, "readOnlyRootFilesystem must be true",
+              {CG_CONTROLLER_YAML, MUT_REPLACE_FIRST, "readOnlyRootFilesystem: true",
+               "readOnlyRootFilesystem: false"});
+    CG_BROKEN(check_controller, "allowPrivilegeEscalation must be false",
+              {CG_CONTROLLER_YAML, MUT_REPLACE_FIRST, "allowPrivilegeEscalation: false",
+               "allowPrivilegeEscalation: true"});
 }
 
 static void test_rbac_broken(void **state)
@@ -1545,6 +1693,7 @@ int main(void)
         cmocka_unit_test(test_deployment_broken),
         cmocka_unit_test(test_rbac_clean),
         cmocka_unit_test(test_rbac_broken),
+        cmocka_unit_test(test_controller_broken),
         cmocka_unit_test(test_service_pdb_clean),
         cmocka_unit_test(test_service_pdb_broken),
         cmocka_unit_test(test_kustomize_clean),
