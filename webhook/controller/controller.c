@@ -162,7 +162,8 @@ static bool match_uid(void *ud, const char *json, size_t len, struct cg_str uid)
         const struct cg_str parts[3] = {m.ns, m.name, m.owner_uid};
         struct cg_str *outs[3] = {&b->meta.ns, &b->meta.name, &b->meta.owner_uid};
         for (int i = 0; i < 3; i++) {
-            memcpy(p, parts[i].p, parts[i].n);
+            if (parts[i].n > 0)
+                memcpy(p, parts[i].p, parts[i].n);
             *outs[i] = (struct cg_str){p, parts[i].n};
             p += parts[i].n + 1;
         }

@@ -292,7 +292,8 @@ void cg_objstore_apply(struct cg_objstore *s, enum cg_kube_watch_type type, cons
         pthread_mutex_unlock(&s->lock);
         return;
     }
-    memcpy(key, m.ns.p, m.ns.n);
+    if (m.ns.n > 0) /* cluster-scoped objects have none (and memcpy wants a pointer) */
+        memcpy(key, m.ns.p, m.ns.n);
     key[m.ns.n] = '/';
     memcpy(key + m.ns.n + 1, m.name.p, m.name.n);
     size_t key_len = m.ns.n + 1 + m.name.n;
@@ -417,9 +418,11 @@ bool cg_objstore_get(struct cg_objstore *s, struct cg_str ns, struct cg_str name
     char key[512];
     if (ns.n + 1 + name.n >= sizeof(key))
         return false;
-    memcpy(key, ns.p, ns.n);
+    if (ns.n > 0)
+        memcpy(key, ns.p, ns.n);
     key[ns.n] = '/';
-    memcpy(key + ns.n + 1, name.p, name.n);
+    if (name.n > 0)
+        memcpy(key + ns.n + 1, name.p, name.n);
     size_t len = ns.n + 1 + name.n;
     pthread_mutex_lock(&s->lock);
     struct entry *e = *slot_of(s, key, len, hash_bytes(key, len));
