@@ -146,11 +146,14 @@ static enum cg_status do_list(struct cg_kube_informer *inf, char *rv, struct cg_
     memcpy(rv, res.resource_version, CG_KUBE_RV_MAX);
     pthread_mutex_lock(&inf->lock);
     bool first = !inf->stats.synced;
+    pthread_mutex_unlock(&inf->lock);
+    /* The consumer hears first: whoever sees the informer synced sees its consumer synced. */
+    if (first && inf->h.synced != NULL)
+        inf->h.synced(inf->ud);
+    pthread_mutex_lock(&inf->lock);
     inf->stats.synced = true;
     pthread_cond_broadcast(&inf->cond);
     pthread_mutex_unlock(&inf->lock);
-    if (first && inf->h.synced != NULL)
-        inf->h.synced(inf->ud);
     return CG_OK;
 }
 
