@@ -142,7 +142,7 @@ static bool server_ready(struct cg_server *s)
 static void on_readyz(struct cg_server *s, h2o_req_t *req)
 {
     struct cg_buf b;
-    cg_buf_init(&b, 64 * 1024);
+    cg_buf_init(&b, 0); /* a few bounded lines: uncapped, so none is ever cut off */
     bool ready = server_ready(s);
     cg_buf_append_str(&b, ready ? "ok\n" : "not ready\n");
     if (atomic_load(&s->stopping))
@@ -272,7 +272,8 @@ static void on_review(struct worker *w, h2o_req_t *req, enum cg_review_path path
         respond_text(req, 500, "Internal Server Error", "response too large\n");
         return;
     }
-    cg_buf_append_char(&w->out, '\n');
+    /* The reason fits: out's cap is far above a one-line reason; if not, it goes unended. */
+    (void)cg_buf_append_char(&w->out, '\n');
     const char *reason = status == 400 ? "Bad Request" : "Error";
     respond(req, status, reason, "text/plain; charset=utf-8", w->out.data ? w->out.data : "",
             w->out.len);
@@ -507,10 +508,17 @@ static int make_listener(const struct sockaddr_storage *ss, socklen_t len, bool 
         return -1;
     }
     int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (reuseport)
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* Each worker binds its own listener to the same port: without SO_REUSEPORT the second
+     * bind fails with a puzzling "address in use", so say what failed instead. */
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)) {
+        cg_err_set(err, CG_EIO, "listen on %s: SO_REUSE%s: %s", addr, reuseport ? "PORT" : "ADDR",
+                   strerror(errno));
+        close(fd);
+        return -1;
+    }
+    /* Best effort: a listener without TCP_NODELAY still serves, only slower. */
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, SOMAXCONN) != 0) {
         cg_err_set(err, CG_EIO, "listen on %s: %s", addr, strerror(errno));
         close(fd);
