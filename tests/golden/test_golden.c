@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "review/cli.h"
+#include "cli/cli.h"
 #include "test_support.h"
 
 #define CASES CG_SOURCE_DIR "/tests/golden/cases"

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "review/cli.h"
+#include "cli/cli.h"
 #include "test_support.h"
 
 #define PAYMENTS CG_SOURCE_DIR "/policies/examples/payments.yaml"

@@ -39,8 +39,8 @@
  *     patch: patch.json                     # the patch itself (compared as JSON)
  *     noPatch: true
  */
-#ifndef CG_REVIEW_CLI_H
-#define CG_REVIEW_CLI_H
+#ifndef CG_CLI_H
+#define CG_CLI_H
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -48,9 +48,6 @@
 /* Runs one command line (argv[0] is the program name). Reads stdin from in, writes results
  * to out and diagnostics to err. Returns the exit code. */
 int cg_cli_run(int argc, char **argv, FILE *in, FILE *out, FILE *err);
-
-/* `cellgate response show`: an AdmissionReview response on in, printed readably to out. */
-int cg__cli_response_show(FILE *in, FILE *out, FILE *err);
 
 /* Runs the test case in case_dir, writing "PASS name" or "FAIL name: why" (with a JSON
  * diff when an object differs) to report. Returns true when it passed. */

@@ -7,7 +7,7 @@
 
 #include "base/base64.h"
 #include "base/buf.h"
-#include "review/cli.h"
+#include "cli/cli_internal.h"
 
 #define SHOW_INPUT_MAX (16u * 1024 * 1024)
 
@@ -100,4 +100,51 @@ int cg__cli_response_show(FILE *in, FILE *out, FILE *err)
 out:
     cg_buf_dispose(&body);
     return rc;
+}
+
+/* --- JSON comparison with a readable diff ------------------------------------------------- */
+
+void cg__cli_diff_json(const char *path, const json_t *want, const json_t *got, FILE *report,
+                       int *budget)
+{
+    if (*budget <= 0 || json_equal((json_t *)want, (json_t *)got))
+        return;
+    if (json_is_object(want) && json_is_object(got)) {
+        const char *k;
+        json_t *v;
+        char sub[CG_CLI_PATH_LEN];
+        json_object_foreach((json_t *)want, k, v)
+        {
+            snprintf(sub, sizeof(sub), "%s/%s", path, k);
+            json_t *g = json_object_get(got, k);
+            if (g == NULL) {
+                if ((*budget)-- > 0)
+                    fprintf(report, "    %s: missing\n", sub);
+            } else {
+                cg__cli_diff_json(sub, v, g, report, budget);
+            }
+        }
+        json_object_foreach((json_t *)got, k, v)
+        {
+            if (json_object_get(want, k) == NULL && (*budget)-- > 0)
+                fprintf(report, "    %s/%s: unexpected\n", path, k);
+        }
+        return;
+    }
+    if (json_is_array(want) && json_is_array(got) &&
+        json_array_size(want) == json_array_size(got)) {
+        char sub[CG_CLI_PATH_LEN];
+        for (size_t i = 0; i < json_array_size(want); i++) {
+            snprintf(sub, sizeof(sub), "%s/%zu", path, i);
+            cg__cli_diff_json(sub, json_array_get(want, i), json_array_get(got, i), report, budget);
+        }
+        return;
+    }
+    char *w = json_dumps(want, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *g = json_dumps(got, JSON_COMPACT | JSON_ENCODE_ANY);
+    fprintf(report, "    %s: expected %.300s, got %.300s\n", path[0] ? path : "/", w ? w : "?",
+            g ? g : "?");
+    cg__cli_jfree(w);
+    cg__cli_jfree(g);
+    (*budget)--;
 }

@@ -1,4 +1,4 @@
-#include "review/cli_pods.h"
+#include "cli/pods.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,8 +5,8 @@
  * For a Pod CREATE the view counts the file's live pods of the same controlling owner per
  * cellgate.io/cell label; for an eviction it holds the file's pod of that namespace and name.
  * Nothing is reserved: each review is judged against the file as it is. */
-#ifndef CG_REVIEW_CLI_PODS_H
-#define CG_REVIEW_CLI_PODS_H
+#ifndef CG_CLI_PODS_H
+#define CG_CLI_PODS_H
 
 #include "base/status.h"
 #include "review/review.h"

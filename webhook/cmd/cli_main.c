@@ -1,8 +1,8 @@
-/* `cellgate`: the command logic lives in review/cli.c so that tests can call it. */
+/* `cellgate`: the command logic lives in cli/ so that tests can call it. */
 #include <stdio.h>
 
 #include "base/mem.h"
-#include "review/cli.h"
+#include "cli/cli.h"
 
 int main(int argc, char **argv)
 {
