@@ -253,7 +253,8 @@ static const unsigned char short_escape[256] = {
     ['"'] = 1, ['\\'] = 1, ['/'] = 1, ['b'] = 1, ['f'] = 1, ['n'] = 1, ['r'] = 1, ['t'] = 1,
 };
 
-#if defined(__SSE2__) && defined(__x86_64__) && defined(FIRST_FLAGGED_BYTE)
+#if defined(__SSE2__) && defined(__x86_64__) && defined(FIRST_FLAGGED_BYTE) &&                     \
+    !defined(CG_SCAN_PORTABLE)
 #define SCAN_SSE2 1
 
 static inline __m128i load128(const unsigned char *p)
