@@ -1,5 +1,9 @@
 #include "test_support.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -8,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -186,4 +191,40 @@ int cg_test_run(const char *name, const struct CMUnitTest *tests, size_t n, int 
     if (failed == 0 && n > 0 && skipped == n)
         return CG_TEST_SKIPPED;
     return failed;
+}
+
+#define LAB_KUBECONFIG "/var/tmp/cellgate-lab/admin.kubeconfig"
+
+/* A TCP connect to 127.0.0.1:port within timeout_ms: something listens there. */
+static int port_answers(int port, int timeout_ms)
+{
+    int ok = 0;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return 0;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0) {
+        ok = 1;
+    } else {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int soerr = 0;
+        socklen_t len = sizeof(soerr);
+        if (poll(&p, 1, timeout_ms) == 1 &&
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr == 0)
+            ok = 1;
+    }
+    close(fd);
+    return ok;
+}
+
+const char *cg_test_cluster_kubeconfig(void)
+{
+    const char *env = getenv("CELLGATE_E2E_KUBECONFIG");
+    if (env != NULL && env[0] != '\0')
+        return env;
+    struct stat st;
+    if (stat(LAB_KUBECONFIG, &st) == 0 && port_answers(6443, 1000))
+        return LAB_KUBECONFIG;
+    return NULL;
 }

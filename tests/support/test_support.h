@@ -53,6 +53,14 @@ void cg_test_note_skip(const char *why);
         cg_test_note_skip(why);                                                                    \
         skip();                                                                                    \
     } while (0)
+/* The kubeconfig of a real cluster for tests that need one: $CELLGATE_E2E_KUBECONFIG when
+ * set, else the lab's admin kubeconfig (/var/tmp/cellgate-lab/admin.kubeconfig) when it
+ * exists and its API server (127.0.0.1:6443) accepts a connection within a second, else NULL:
+ * the test then skips with CG_TEST_KUBE_SKIP_MSG. The string is static or the environment's. */
+const char *cg_test_cluster_kubeconfig(void);
+#define CG_TEST_KUBE_SKIP_MSG                                                                      \
+    "no cluster: set CELLGATE_E2E_KUBECONFIG or start ../shared/lab/cluster up"
+
 struct CMUnitTest;
 int cg_test_run(const char *name, const struct CMUnitTest *tests, size_t n, int (*setup)(void **),
                 int (*teardown)(void **));
