@@ -1,6 +1,7 @@
 /* The controller's probe and metrics endpoints, with curl as the client. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,7 +13,7 @@
 
 #include "controller/httpd.h"
 
-static bool ready_flag;
+static _Atomic bool ready_flag; /* written by the test, read by the server thread */
 
 static bool ready(void *ud, struct cg_buf *out)
 {
