@@ -392,16 +392,10 @@ static void mutate_release_update_and_scaling(void **state)
     assert_string_equal(r.decision, "patched");
     json_t *obj = patched(review, &r);
     json_t *rec = assert_payments_release(obj, 2, "[[1,1],[2,2],[3,2]]");
-    /* The revision names the new template, not the old one. */
-    char want[17];
-    const json_t *tmpl = json_object_get(
-        json_object_get(json_object_get(json_object_get(review, "request"), "object"), "spec"),
-        "template");
-    char *t = json_dumps(tmpl, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    snprintf(want, sizeof(want), "%016llx",
-             (unsigned long long)cg_admission_digest_json(t, strlen(t)));
-    jfree(t);
-    assert_string_equal(json_string_value(json_object_get(rec, "revision")), want);
+    /* The revision names the new template, not the old one: pinned here (recorded once from
+     * this fixture), not computed by the digest under test, so a change of the digest or of
+     * which template it names fails. */
+    assert_string_equal(json_string_value(json_object_get(rec, "revision")), "c27afddd27f6b93e");
     json_decref(rec);
     run_dispose(&r);
     /* The existing annotations (deployment.kubernetes.io/revision) survive. */
