@@ -183,6 +183,10 @@ static const struct kcase cases[] = {
      HEAD "clusters:\n- name: c\n  cluster:\n    server: http://h:8080\n"
           "contexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n",
      NULL, 0, CG_EINVAL, "expected an https:// URL", 6, BAD},
+    {"a server without a host (found by fuzz_kubeconfig)",
+     HEAD "clusters:\n- name: c\n  cluster:\n    server: \"https://\"\n"
+          "contexts:\n- name: x\n  context: {cluster: c}\ncurrent-context: x\n",
+     NULL, 0, CG_EINVAL, "no host in the URL", 6, BAD},
     {"insecure-skip-tls-verify refused",
      HEAD "clusters:\n- name: c\n  cluster:\n    server: https://h\n"
           "    insecure-skip-tls-verify: true\n"

@@ -298,6 +298,10 @@ static enum cg_status set_server(struct cg_kube_config *cfg, const char *server,
     if (!https && !(http && (flags & CG_KUBE_ALLOW_INSECURE)))
         return fail_at(k, node, CG_EINVAL, "server \"%s\": expected an https:// URL%s", server,
                        http ? " (plain http is refused unless insecure access is allowed)" : "");
+    /* A host must follow the scheme ("https://" alone would become "https:"). */
+    const char *host = server + (https ? 8 : 7);
+    if (host[0] == '\0' || host[0] == '/' || host[0] == ':' || host[0] == '?' || host[0] == '#')
+        return fail_at(k, node, CG_EINVAL, "server \"%s\": no host in the URL", server);
     size_t n = strlen(server);
     while (n > 0 && server[n - 1] == '/')
         n--;
