@@ -202,7 +202,7 @@ static void terminate(struct cg_log_line *l)
         l->buf[l->len++] = '\n';
         return;
     }
-    const char *tail = TRUNCATED_TAIL + (l->in_string ? 0 : 1);
+    const char *tail = &TRUNCATED_TAIL[l->in_string ? 0 : 1];
     size_t n = strlen(tail);
     memcpy(l->buf + l->len, tail, n);
     l->len += n;
