@@ -26,7 +26,8 @@
     X(EM_FREEZE, "emergency.freeze")                                                               \
     X(EM_APPROVE, "emergency.approve")                                                             \
     X(EM_ACTION, "emergency.action")                                                               \
-    X(EM_VALUE, "emergency.value")
+    X(EM_VALUE, "emergency.value")                                                                 \
+    X(RELEASE_RECORD, "release.record")
 
 enum rule {
 #define CG__RULE_ENUM(name, id) RULE_##name,
@@ -65,7 +66,8 @@ struct audit_note {
 
 struct ctx {
     const struct cg_admission_request *req;
-    const struct cg_object *obj, *old; /* old is NULL unless an UPDATE carries it */
+    const struct cg_cluster_view *view; /* may be NULL */
+    const struct cg_object *obj, *old;  /* old is NULL unless an UPDATE carries it */
     struct cg_buf *text;
     struct cg_patch *patch;
     enum cg_status st; /* first buffer failure; later appends are skipped */
@@ -479,26 +481,74 @@ static bool intstr_is(const struct cg_intstr *v, int64_t want)
     return v->present && !v->is_string && v->i == want;
 }
 
+/* The plan of a release of o under p, when there is one to make (not Recreate, replicas > 0,
+ * possible). A rollback (the previous template, ordered through the emergency annotation) is
+ * a release too; the policy's fast style brings it back in one group. */
+static bool release_plan(const struct ctx *c, const struct cg_policy *p, struct cg_plan *plan,
+                         bool *rollback)
+{
+    const struct cg_object *o = c->obj;
+    if (is_recreate(o))
+        return false; /* rollingUpdate is invalid next to Recreate; validation denies it */
+    if (replicas_of(o) <= 0 || cg_plan_compute(&p->cells, &p->gray, replicas_of(o), plan, NULL))
+        return false; /* nothing to plan, or impossible: validation says why */
+    *rollback = cg_str_eq_c(kvs_get(&o->annotations, ANN_EMERGENCY, NULL), "rollback");
+    if (*rollback && p->emergency.rollback == CG_ROLLBACK_FAST) {
+        plan->n_groups = 1;
+        plan->group_total[0] = 0;
+        for (size_t k = 0; k < plan->n_cells; k++) {
+            plan->pods[0][k] = plan->cell_target[k];
+            plan->group_total[0] += plan->cell_target[k];
+        }
+    }
+    return true;
+}
+
+/* Appends the release record (revision, cells, pods per group and cell, where it stands) to
+ * the text buffer; *record is it. */
+static enum cg_status release_record(struct ctx *c, const struct cg_policy *p,
+                                     const struct cg_plan *plan, bool rollback,
+                                     struct cg_str *record)
+{
+    size_t start = c->text->len;
+    enum cg_status st = cg_buf_appendf(c->text, "{\"revision\":\"%016" PRIx64 "\",\"cells\":[",
+                                       c->obj->template_digest);
+    for (size_t i = 0; st == CG_OK && i < p->cells.n; i++) {
+        if (i)
+            st = cg_buf_append_char(c->text, ',');
+        if (st == CG_OK)
+            st = cg_buf_append_json_string(c->text, p->cells.items[i].name,
+                                           strlen(p->cells.items[i].name));
+    }
+    if (st == CG_OK)
+        st = cg_buf_append_str(c->text, "],\"groups\":[");
+    for (size_t g = 0; st == CG_OK && g < plan->n_groups; g++) {
+        st = cg_buf_append_str(c->text, g ? ",[" : "[");
+        for (size_t k = 0; st == CG_OK && k < plan->n_cells; k++) {
+            if (k)
+                st = cg_buf_append_char(c->text, ',');
+            if (st == CG_OK)
+                st = cg_buf_append_uint(c->text, plan->pods[g][k]);
+        }
+        if (st == CG_OK)
+            st = cg_buf_append_char(c->text, ']');
+    }
+    if (st == CG_OK)
+        st = cg_buf_append_str(c->text, rollback ? "],\"group\":0,\"state\":\"rollback\"}"
+                                                 : "],\"group\":0,\"state\":\"progressing\"}");
+    if (st == CG_OK)
+        *record = (struct cg_str){c->text->data + start, c->text->len - start};
+    return st;
+}
+
 static enum cg_status mutate(struct ctx *c, const struct cg_policy *p, bool *changed)
 {
     const struct cg_object *o = c->obj;
     *changed = false;
-    if (is_recreate(o))
-        return CG_OK; /* rollingUpdate is invalid next to Recreate; validation denies it */
     struct cg_plan plan;
-    if (replicas_of(o) <= 0 || cg_plan_compute(&p->cells, &p->gray, replicas_of(o), &plan, NULL))
-        return CG_OK; /* nothing to plan, or impossible: validation says why */
-    /* A rollback (the previous template, ordered through the emergency annotation) is a
-     * release too; the policy's fast style brings it back in one group. */
-    bool rollback = cg_str_eq_c(kvs_get(&o->annotations, ANN_EMERGENCY, NULL), "rollback");
-    if (rollback && p->emergency.rollback == CG_ROLLBACK_FAST) {
-        plan.n_groups = 1;
-        plan.group_total[0] = 0;
-        for (size_t k = 0; k < plan.n_cells; k++) {
-            plan.pods[0][k] = plan.cell_target[k];
-            plan.group_total[0] += plan.cell_target[k];
-        }
-    }
+    bool rollback = false;
+    if (!release_plan(c, p, &plan, &rollback))
+        return CG_OK;
     enum cg_status st = CG_OK;
     size_t before = c->patch->n_ops;
 
@@ -520,36 +570,9 @@ static enum cg_status mutate(struct ctx *c, const struct cg_policy *p, bool *cha
             return st;
     }
 
-    /* The release record: revision, cells, pods per group and cell, where it stands. */
-    size_t start = c->text->len;
-    st =
-        cg_buf_appendf(c->text, "{\"revision\":\"%016" PRIx64 "\",\"cells\":[", o->template_digest);
-    for (size_t i = 0; st == CG_OK && i < p->cells.n; i++) {
-        if (i)
-            st = cg_buf_append_char(c->text, ',');
-        if (st == CG_OK)
-            st = cg_buf_append_json_string(c->text, p->cells.items[i].name,
-                                           strlen(p->cells.items[i].name));
-    }
-    if (st == CG_OK)
-        st = cg_buf_append_str(c->text, "],\"groups\":[");
-    for (size_t g = 0; st == CG_OK && g < plan.n_groups; g++) {
-        st = cg_buf_append_str(c->text, g ? ",[" : "[");
-        for (size_t k = 0; st == CG_OK && k < plan.n_cells; k++) {
-            if (k)
-                st = cg_buf_append_char(c->text, ',');
-            if (st == CG_OK)
-                st = cg_buf_append_uint(c->text, plan.pods[g][k]);
-        }
-        if (st == CG_OK)
-            st = cg_buf_append_char(c->text, ']');
-    }
-    if (st == CG_OK)
-        st = cg_buf_append_str(c->text, rollback ? "],\"group\":0,\"state\":\"rollback\"}"
-                                                 : "],\"group\":0,\"state\":\"progressing\"}");
-    if (st)
+    struct cg_str record;
+    if ((st = release_record(c, p, &plan, rollback, &record)))
         return st;
-    struct cg_str record = {c->text->data + start, c->text->len - start};
     if (!cg_str_eq(kvs_get(&o->annotations, ANN_RELEASE, NULL), record)) {
         const struct cg_str segs[] = {CG_STR_LIT("metadata"), CG_STR_LIT("annotations"),
                                       CG_STR_LIT(ANN_RELEASE)};
@@ -570,6 +593,57 @@ static enum cg_status mutate(struct ctx *c, const struct cg_policy *p, bool *cha
     }
     *changed = c->patch->n_ops > before;
     return CG_OK;
+}
+
+/* --- the release record is cellgate's -------------------------------------------------------- */
+
+static bool trusted_user(const struct ctx *c)
+{
+    for (size_t i = 0; c->view != NULL && i < c->view->n_trusted_users; i++)
+        if (cg_str_eq(c->req->username, c->view->trusted_users[i]))
+            return true;
+    return false;
+}
+
+/* [release.record] Only cellgate writes cellgate.io/release: its controller (a trusted user),
+ * or this webhook's own mutation when a release starts (then the object carries exactly the
+ * record the mutation computes). Anyone else who sets, changes or removes it could fake a
+ * finished group. */
+static void check_record(struct ctx *c, const struct cg_policy *p)
+{
+    bool was = false, is = false;
+    struct cg_str now = kvs_get(&c->obj->annotations, ANN_RELEASE, &is), before = CG_STR_NULL;
+    if (c->old != NULL)
+        before = kvs_get(&c->old->annotations, ANN_RELEASE, &was);
+    if ((was == is && cg_str_eq(before, now)) || trusted_user(c))
+        return;
+    if (is && c->release) {
+        struct cg_plan plan;
+        bool rollback = false;
+        struct cg_str want;
+        size_t mark = c->text->len;
+        if (release_plan(c, p, &plan, &rollback)) {
+            enum cg_status st = release_record(c, p, &plan, rollback, &want);
+            if (st != CG_OK) {
+                c->st = st;
+                return;
+            }
+            bool ours = cg_str_eq(want, now);
+            c->text->len = mark; /* only compared: nothing refers to it */
+            if (ours)
+                return;
+        }
+    }
+    const struct cg_str user = c->req->username;
+    violate(c, p, RULE_RELEASE_RECORD,
+            "user %.*s may not %s %s; cellgate keeps the release record (its controller, and the "
+            "webhook when a release starts): approve, pause or roll back with cellgate.io/approve "
+            "or cellgate.io/emergency instead",
+            (int)user.n, user.p,
+            !is   ? "remove"
+            : was ? "change"
+                  : "set",
+            ANN_RELEASE);
 }
 
 /* --- the decision ------------------------------------------------------------------------- */
@@ -713,6 +787,7 @@ enum cg_status cg_engine_eval(const struct cg_policy_set *set, enum cg_review_pa
     struct ctx c;
     memset(&c, 0, sizeof(c));
     c.req = req;
+    c.view = view;
     c.obj = &req->object;
     c.old = req->operation == CG_OP_UPDATE && req->old_object.present ? &req->old_object : NULL;
     c.text = text;
@@ -721,6 +796,7 @@ enum cg_status cg_engine_eval(const struct cg_policy_set *set, enum cg_review_pa
     out->release = c.release;
 
     const struct cg_policy *mutator = NULL;
+    bool record_checked = false;
     for (size_t i = 0; i < n && c.st == CG_OK; i++) {
         const struct cg_policy *p = matched[i];
         if (path == CG_REVIEW_VALIDATE) {
@@ -728,6 +804,11 @@ enum cg_status cg_engine_eval(const struct cg_policy_set *set, enum cg_review_pa
             check_monitor(&c, p);
             check_freeze(&c, p, now);
             check_annotations(&c, p);
+            /* Once, by the policy whose plan the record holds (the first enforcing one). */
+            if (!record_checked && p->enforcement == CG_ENFORCE_ENFORCE) {
+                check_record(&c, p);
+                record_checked = true;
+            }
         } else if (mutator == NULL && c.release && p->enforcement == CG_ENFORCE_ENFORCE) {
             bool changed = false;
             c.st = mutate(&c, p, &changed);

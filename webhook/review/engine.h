@@ -31,6 +31,10 @@
  *             approver groups; [emergency.action] setting or changing cellgate.io/emergency
  *             outside the emergency groups; [emergency.value] an emergency value other than
  *             pause, resume or rollback. Removing either annotation is not checked.
+ *   release   [release.record] setting, changing or removing cellgate.io/release, unless the
+ *             user is one of view->trusted_users (cellgate's controller) or the object carries
+ *             exactly the record this webhook's mutation writes at the start of a release
+ *             (checked once, under the first enforcing policy).
  *
  * /mutate: for a release of a covered RollingUpdate Deployment whose plan is possible, the
  * first matching policy in enforce mode sets spec.strategy.rollingUpdate.maxUnavailable 0,

@@ -1,0 +1,172 @@
+/* [release.record]: only cellgate writes cellgate.io/release. A user who sets, changes or
+ * removes it is denied; cellgate's controller (a trusted user) may; the webhook's own mutation
+ * at the start of a release writes exactly the record validation then finds. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "base/base64.h"
+#include "jsonpatch/jsonpatch.h"
+#include "policy/policy.h"
+#include "review/engine.h"
+#include "review/review.h"
+#include "test_support.h"
+
+#define NOW 1795687200LL /* 2026-11-26T10:00:00Z */
+#define CONTROLLER "system:serviceaccount:cellgate-system:cellgate-controller"
+
+static struct cg_policy_set *set;
+
+static void trusted_lookup(void *ud, const struct cg_admission_request *req, struct cg_arena *arena,
+                           struct cg_cluster_view *view)
+{
+    static const struct cg_str trusted[] = {CG_STR_LIT(CONTROLLER)};
+    view->trusted_users = trusted;
+    view->n_trusted_users = 1;
+}
+
+static json_t *load(const char *fixture, const char *patch_json)
+{
+    json_error_t jerr;
+    json_t *doc = json_load_file(cg_test_fixture_path(fixture), 0, &jerr);
+    assert_non_null(doc);
+    if (patch_json != NULL) {
+        json_t *patch = json_loads(patch_json, 0, &jerr);
+        assert_non_null(patch);
+        struct cg_err err;
+        cg_err_clear(&err);
+        if (cg_jsonpatch_apply(&doc, patch, &err) != CG_OK)
+            fail_msg("test patch: %s", err.msg);
+        json_decref(patch);
+    }
+    return doc;
+}
+
+/* Runs the review; returns its response member (new reference) and the decision. */
+static json_t *run(enum cg_review_path path, const json_t *review, char *decision)
+{
+    char *body = json_dumps(review, JSON_COMPACT);
+    struct cg_review_scratch scratch;
+    struct cg_buf out;
+    struct cg_review_outcome o;
+    struct cg_cluster_source src = {NULL, trusted_lookup, NULL};
+    cg_review_scratch_init(&scratch);
+    cg_buf_init(&out, 0);
+    assert_int_equal(cg_review_run(set, path, NOW, body, strlen(body), &scratch, &src, &out, &o),
+                     CG_OK);
+    strcpy(decision, o.decision);
+    json_t *doc = json_loadb(out.data, out.len, 0, NULL);
+    assert_non_null(doc);
+    json_t *r = json_incref(json_object_get(doc, "response"));
+    json_decref(doc);
+    cg_buf_dispose(&out);
+    cg_review_scratch_dispose(&scratch);
+    free(body);
+    return r;
+}
+
+#define SET_RECORD(where, value)                                                                   \
+    "{\"op\":\"add\",\"path\":\"/request/" where "/metadata/annotations/cellgate.io~1release\","   \
+    "\"value\":" value "}"
+#define AS(user)                                                                                   \
+    "{\"op\":\"replace\",\"path\":\"/request/userInfo/username\",\"value\":\"" user "\"}"
+
+static void record_writers(void **state)
+{
+    static const struct {
+        const char *name, *fixture, *ops, *decision;
+    } rows[] = {
+        {"a user fakes a finished release", "engine/payments-update-scale.json",
+         "[" SET_RECORD("oldObject", "\"x\"") "," SET_RECORD("object", "\"y\"") "]", "denied"},
+        {"a user sets one", "engine/payments-update-scale.json",
+         "[" SET_RECORD("object", "\"y\"") "]", "denied"},
+        {"a user removes it", "engine/payments-update-scale.json",
+         "[" SET_RECORD("oldObject", "\"x\"") "]", "denied"},
+        {"the controller moves it on", "engine/payments-update-scale.json",
+         "[" SET_RECORD("oldObject", "\"x\"") "," SET_RECORD("object",
+                                                             "\"y\"") "," AS(CONTROLLER) "]",
+         "allowed"},
+        {"unchanged by a scale", "engine/payments-update-scale.json",
+         "[" SET_RECORD("oldObject", "\"x\"") "," SET_RECORD("object", "\"x\"") "]", "allowed"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        json_t *review = load(rows[i].fixture, rows[i].ops);
+        char decision[16];
+        json_t *r = run(CG_REVIEW_VALIDATE, review, decision);
+        if (strcmp(decision, rows[i].decision) != 0)
+            fail_msg("%s: %s, want %s", rows[i].name, decision, rows[i].decision);
+        if (strcmp(decision, "denied") == 0) {
+            const char *m =
+                json_string_value(json_object_get(json_object_get(r, "status"), "message"));
+            assert_non_null(strstr(m, "rule release.record"));
+            assert_non_null(strstr(m, "cellgate.io/release"));
+        }
+        json_decref(r);
+        json_decref(review);
+    }
+}
+
+/* A release: the webhook's mutation writes the record, and validating the mutated object
+ * (what the apiserver sends to /validate) finds it cellgate's. A different record with the
+ * same release is a user's, and denied. */
+static void the_webhooks_own_record(void **state)
+{
+    json_t *review = load("engine/payments-update-release.json", NULL);
+    char decision[16];
+    json_t *r = run(CG_REVIEW_MUTATE, review, decision);
+    assert_string_equal(decision, "patched");
+    const char *b64 = json_string_value(json_object_get(r, "patch"));
+    struct cg_buf patch_text;
+    cg_buf_init(&patch_text, 0);
+    assert_int_equal(cg_base64_decode(b64, strlen(b64), &patch_text), CG_OK);
+    json_t *patch = json_loadb(patch_text.data, patch_text.len, 0, NULL);
+    assert_non_null(patch);
+    cg_buf_dispose(&patch_text);
+    json_t *obj = json_object_get(json_object_get(review, "request"), "object");
+    struct cg_err err;
+    cg_err_clear(&err);
+    json_t *copy = json_deep_copy(obj);
+    assert_int_equal(cg_jsonpatch_apply(&copy, patch, &err), CG_OK);
+    json_object_set_new(json_object_get(review, "request"), "object", copy);
+    json_decref(patch);
+    json_decref(r);
+    r = run(CG_REVIEW_VALIDATE, review, decision);
+    assert_string_equal(decision, "allowed");
+    json_decref(r);
+    /* The same release with a record of the user's own making. */
+    json_object_set_new(json_object_get(json_object_get(copy, "metadata"), "annotations"),
+                        "cellgate.io/release", json_string("{\"group\":2,\"state\":\"complete\"}"));
+    r = run(CG_REVIEW_VALIDATE, review, decision);
+    assert_string_equal(decision, "denied");
+    json_decref(r);
+    json_decref(review);
+}
+
+static int setup(void **state)
+{
+    const char *paths[] = {CG_SOURCE_DIR "/policies/examples/payments.yaml"};
+    assert_int_equal(cg_policy_set_load_paths(paths, 1, NULL, NULL, &set), CG_OK);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    cg_policy_set_unref(set);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(record_writers),
+        cmocka_unit_test(the_webhooks_own_record),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
