@@ -1,0 +1,374 @@
+/* cg_release_eval, table-driven: one release of a 10-pod Deployment over two cells with groups
+ * [perCell: 1, perCell: 2, rest] per case, driven against the cluster model of
+ * test_release_model.c. At every step the model evaluates the snapshot twice (same actions
+ * both times) and checks the invariants (m_run); each case adds what must happen to it. */
+#define CG_RELEASE_MODEL_NO_MAIN
+#include "test_release_model.c"
+
+#define POLICY_HEAD                                                                                \
+    "apiVersion: cellgate.io/v1\n"                                                                 \
+    "kind: ReleasePolicy\n"                                                                        \
+    "metadata: {name: payments}\n"                                                                 \
+    "spec:\n"                                                                                      \
+    "  match: {namespaces: [payments]}\n"                                                          \
+    "  cells: {names: [zone-a, zone-b]}\n"
+
+static const char manual[] =
+    POLICY_HEAD "  gray: {groups: [{perCell: 1}, {perCell: 2}, rest], pause: manual}\n"
+                "  monitor:\n"
+                "    requireReadinessProbe: false\n"
+                "    checks:\n"
+                "      - {name: warm, readyFor: 5s}\n"
+                "      - {name: no-restarts, restarts: {max: 0}}\n"
+                "      - {name: health, http: {url: \"http://web.payments:8080/healthz\"}}\n"
+                "  emergency: {onCheckFailure: pause}\n";
+
+static const char manual_rollback[] =
+    POLICY_HEAD "  gray: {groups: [{perCell: 1}, {perCell: 2}, rest], pause: manual}\n"
+                "  monitor:\n"
+                "    requireReadinessProbe: false\n"
+                "    checks:\n"
+                "      - {name: health, http: {url: \"http://web.payments:8080/healthz\"}}\n"
+                "  emergency: {onCheckFailure: rollback, rollback: fast}\n";
+
+static const char after_30s[] =
+    POLICY_HEAD "  gray: {groups: [{perCell: 1}, {perCell: 2}, rest], pause: {after: 30s}}\n"
+                "  monitor:\n"
+                "    requireReadinessProbe: false\n"
+                "    checks:\n"
+                "      - {name: health, http: {url: \"http://web.payments:8080/healthz\"}}\n";
+
+/* %s %s: the freeze window's start and end. */
+static const char frozen[] =
+    POLICY_HEAD "  gray: {groups: [{perCell: 1}, {perCell: 2}, rest], pause: {after: 10s}}\n"
+                "  monitor: {requireReadinessProbe: false}\n"
+                "  emergency:\n"
+                "    freezes:\n"
+                "      - {name: quarter-close, start: \"%s\", end: \"%s\"}\n";
+
+static const struct m_scenario cases[] = {
+    {.name = "manual approvals to the end",
+     .policy = manual,
+     .replicas = 10,
+     .approve_delay = 5,
+     .fail_check_group = -1,
+     .user_pause_group = -1,
+     .emergency_pause_group = -1,
+     .max_steps = 600,
+     .complete = true,
+     .event = "WaitingForApproval"},
+    {.name = "no approval: holds after group 0",
+     .policy = manual,
+     .replicas = 10,
+     .approve_delay = -1,
+     .fail_check_group = -1,
+     .user_pause_group = -1,
+     .emergency_pause_group = -1,
+     .max_steps = 300,
+     .complete = false,
+     .event = "WaitingForApproval"},
+    {.name = "pause after 30s",
+     .policy = after_30s,
+     .replicas = 10,
+     .approve_delay = -1,
+     .fail_check_group = -1,
+     .user_pause_group = -1,
+     .emergency_pause_group = -1,
+     .max_steps = 600,
+     .complete = true,
+     .event = "Soaking"},
+    {.name = "check fails at group 0, pause, resume",
+     .policy = manual,
+     .replicas = 10,
+     .approve_delay = 2,
+     .fail_check_group = 0,
+     .resume_after_failure = true,
+     .user_pause_group = -1,
+     .emergency_pause_group = -1,
+     .max_steps = 600,
+     .complete = true,
+     .event = "CheckFailed"},
+    {.name = "check fails at group 1, pause, resume",
+     .policy = manual,
+     .replicas = 10,
+     .approve_delay = 2,
+     .fail_check_group = 1,
+     .resume_after_failure = true,
+     .user_pause_group = -1,
+     .emergency_pause_group = -1,
+     .max_steps = 600,
+     .complete = true,
+     .event = "CheckFailed"},
+    {.name = "check fails at group 2, pause, resume",
+     .policy = manual,
+     .replicas = 10,
+     .approve_delay = 2,
+     .fail_check_group = 2,
+     .resume_after_failure = true,
+     .user_pause_group = -1,
+     .emergency_pause_group = -1,
+     .max_steps = 600,
+     .complete = true,
+     .event = "CheckFailed"},
+    {.name = "check fails at group 0, paused for good",
+     .policy = manual,
+     .replicas = 10,
+     .approve_delay = 2,
+     .fail_check_group = 0,
+     .user_pause_group = -1,
+     .emergency_pause_group = -1,
+     .max_steps = 300,
+     .complete = false,
+     .event = "CheckFailed"},
+    {.name = "check fails at group 0, rollback",
+     .policy = manual_rollback,
+     .replicas = 10,
+     .approve_delay = 2,
+     .fail_check_group = 0,
+     .user_pause_group = -1,
+     .emergency_pause_group = -1,
+     .max_steps = 600,
+     .complete = true,
+     .rolled_back = true,
+     .event = "RollbackStarted"},
+    {.name = "check fails at group 1, rollback",
+     .policy = manual_rollback,
+     .replicas = 10,
+     .approve_delay = 2,
+     .fail_check_group = 1,
+     .user_pause_group = -1,
+     .emergency_pause_group = -1,
+     .max_steps = 600,
+     .complete = true,
+     .rolled_back = true,
+     .event = "RollbackStarted"},
+    {.name = "check fails at group 2, rollback",
+     .policy = manual_rollback,
+     .replicas = 10,
+     .approve_delay = 2,
+     .fail_check_group = 2,
+     .user_pause_group = -1,
+     .emergency_pause_group = -1,
+     .max_steps = 600,
+     .complete = true,
+     .rolled_back = true,
+     .event = "RollbackStarted"},
+    {.name = "freeze begins mid-release",
+     .policy = frozen,
+     .replicas = 10,
+     .approve_delay = -1,
+     .fail_check_group = -1,
+     .user_pause_group = -1,
+     .emergency_pause_group = -1,
+     .freeze_at = 20,
+     .freeze_for = 120,
+     .max_steps = 600,
+     .complete = true,
+     .event = "FreezeHold"},
+    {.name = "victim never leaves its EndpointSlice",
+     .policy = manual,
+     .replicas = 10,
+     .approve_delay = 2,
+     .fail_check_group = -1,
+     .user_pause_group = -1,
+     .emergency_pause_group = -1,
+     .stuck_victim = true,
+     .max_steps = 300,
+     .complete = false,
+     .event = "DrainStuck"},
+    {.name = "a user's rollout pause is respected",
+     .policy = manual,
+     .replicas = 10,
+     .approve_delay = 2,
+     .fail_check_group = -1,
+     .user_pause_group = 1,
+     .emergency_pause_group = -1,
+     .max_steps = 800,
+     .complete = true,
+     .event = "UserPaused"},
+    {.name = "emergency pause then resume",
+     .policy = manual,
+     .replicas = 10,
+     .approve_delay = 2,
+     .fail_check_group = -1,
+     .user_pause_group = -1,
+     .emergency_pause_group = 1,
+     .max_steps = 800,
+     .complete = true,
+     .event = "EmergencyPause"},
+    {.name = "restart at every step (partial actions)",
+     .policy = manual,
+     .replicas = 10,
+     .approve_delay = 2,
+     .fail_check_group = -1,
+     .user_pause_group = -1,
+     .emergency_pause_group = -1,
+     .crash_every = 1,
+     .max_steps = 1500,
+     .complete = true},
+    {.name = "restart at every step, rollback",
+     .policy = manual_rollback,
+     .replicas = 10,
+     .approve_delay = 2,
+     .fail_check_group = 1,
+     .user_pause_group = -1,
+     .emergency_pause_group = -1,
+     .crash_every = 1,
+     .max_steps = 1500,
+     .complete = true,
+     .rolled_back = true},
+    {.name = "11 replicas (6 + 5)",
+     .policy = manual,
+     .replicas = 11,
+     .approve_delay = 1,
+     .fail_check_group = -1,
+     .user_pause_group = -1,
+     .emergency_pause_group = -1,
+     .max_steps = 600,
+     .complete = true},
+};
+
+static void scenario(void **state)
+{
+    const struct m_scenario *sc = *state;
+    struct m_result r;
+    m_run(sc, &r);
+    print_message("%-45s %4d steps, %2d advances, %3d deletes, %3d held\n", sc->name, r.steps,
+                  r.advances, r.deletes, r.held_deletes);
+}
+
+/* Resuming from a recorded state: a record saying "waiting-approval" at group 1 with the
+ * cluster in that state and the approval present advances to group 2 at once, with the next
+ * maxSurge and the cellgate pause cleared in one patch. */
+static void resume_from_record(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set = m_policy(manual);
+    struct m_world w;
+    m_world_init(&w, &set->items[0], 10);
+    m_new_template(&w, 0x2222);
+    /* the cluster as group 1 leaves it: 6 new serving (3+3), 4 old */
+    struct m_rs *nrs = m_new_rs(&w, 0x2222, 6);
+    w.rs[0].replicas = 4;
+    int removed = 0;
+    for (int i = 0; i < w.n_pods && removed < 6; i++) {
+        if (w.pods[i].cell == removed % 2) {
+            w.pods[i] = w.pods[--w.n_pods];
+            removed++;
+            i = -1;
+        }
+    }
+    for (int i = 0; i < 6; i++) {
+        struct m_pod *p = m_add_pod(&w, (int)(nrs - w.rs), true);
+        (void)p;
+    }
+    struct cg_release_record rec;
+    struct cg_err err;
+    assert_int_equal(cg_release_record_decode(w.record, strlen(w.record), &rec, &err), CG_OK);
+    rec.group = 1;
+    rec.state = CG_RELEASE_WAITING_APPROVAL;
+    rec.cellgate_paused = true;
+    rec.since = rec.group_since = rec.group_done = M_START - 100;
+    struct cg_buf b;
+    cg_buf_init(&b, 0);
+    assert_int_equal(cg_release_record_encode(&rec, &b), CG_OK);
+    memcpy(w.record, b.data, b.len + 1);
+    cg_buf_dispose(&b);
+    w.paused = true;
+    w.approve = 1;
+    struct cg_release_actions a;
+    cg_release_actions_init(&a);
+    m_controller(&w, SIZE_MAX, &a);
+    struct cg_buf f;
+    cg_buf_init(&f, 0);
+    assert_int_equal(cg_release_actions_format(&a, &f), CG_OK);
+    if (strstr(f.data, "deploy maxSurge=4 paused=false record=") == NULL ||
+        strstr(f.data, "\"group\":2") == NULL || strstr(f.data, "GroupStarted") == NULL)
+        fail_msg("actions:\n%s", f.data);
+    /* evaluated again on the result: nothing more to do for the Deployment */
+    m_controller(&w, SIZE_MAX, &a);
+    cg_buf_reset(&f);
+    assert_int_equal(cg_release_actions_format(&a, &f), CG_OK);
+    assert_null(strstr(f.data ? f.data : "", "GroupStarted"));
+    cg_buf_dispose(&f);
+    cg_release_actions_dispose(&a);
+    m_world_dispose(&w);
+    cg_policy_set_unref(set);
+}
+
+/* Outside a release: a scaled-up pod gets traffic once its containers are ready, with no
+ * approval; a drain request is carried out; a terminating pod loses its finalizer once no
+ * EndpointSlice lists it as serving. */
+static void outside_release(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set = m_policy(manual);
+    struct m_world w;
+    m_world_init(&w, &set->items[0], 4);
+    struct m_pod *p = m_add_pod(&w, 0, false);
+    p->containers_ready = true;
+    p->cr_since = w.now - 60;
+    w.pods[0].drain_requested = w.now;
+    w.pods[1].terminating = true;
+    w.pods[1].ep = CG_EP_NOT_SERVING;
+    struct cg_release_actions a;
+    cg_release_actions_init(&a);
+    m_controller(&w, SIZE_MAX, &a);
+    struct cg_buf f;
+    cg_buf_init(&f, 0);
+    assert_int_equal(cg_release_actions_format(&a, &f), CG_OK);
+    char want[128];
+    snprintf(want, sizeof(want), "traffic %s True", p->name);
+    assert_non_null(strstr(f.data, want));
+    snprintf(want, sizeof(want), "pod %s draining", w.pods[0].name);
+    assert_non_null(strstr(f.data, want));
+    snprintf(want, sizeof(want), "finalizer %s -cellgate.io/drain-service", w.pods[1].name);
+    assert_non_null(strstr(f.data, want));
+    assert_false(a.releasing);
+    cg_buf_dispose(&f);
+    cg_release_actions_dispose(&a);
+    m_world_dispose(&w);
+    cg_policy_set_unref(set);
+}
+
+/* An emergency rollback is begun once: the patch restores the previous template, and the next
+ * evaluation (record shows the rollback) removes the request instead of rolling back again. */
+static void emergency_rollback_once(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set = m_policy(manual);
+    struct m_world w;
+    m_world_init(&w, &set->items[0], 10);
+    m_new_template(&w, 0x2222);
+    struct cg_release_actions a;
+    cg_release_actions_init(&a);
+    for (int i = 0; i < 10; i++)
+        m_step(&w, SIZE_MAX, &a);
+    snprintf(w.emergency, sizeof(w.emergency), "rollback");
+    m_controller(&w, SIZE_MAX, &a);
+    assert_true(w.digest == 0x1111111111111111ull);
+    assert_string_equal(w.emergency, "rollback"); /* stays until the rollback shows */
+    m_controller(&w, SIZE_MAX, &a);
+    assert_string_equal(w.emergency, "");
+    assert_true(w.digest == 0x1111111111111111ull);
+    int rollbacks = 0;
+    for (const char *s = w.log.data; (s = strstr(s, "RollbackStarted")) != NULL; s++)
+        rollbacks++;
+    assert_int_equal(rollbacks, 1);
+    cg_release_actions_dispose(&a);
+    m_world_dispose(&w);
+    cg_policy_set_unref(set);
+}
+
+int main(void)
+{
+    cg_test_jansson_use_cmocka();
+    struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 3];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        tests[n++] = (struct CMUnitTest){cases[i].name, scenario, NULL, NULL, (void *)&cases[i]};
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(resume_from_record);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(outside_release);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(emergency_rollback_once);
+    return _cmocka_run_group_tests("release", tests, n, NULL, NULL);
+}
