@@ -16,7 +16,9 @@
  * does not parse CG_EPARSE; one over its cap CG_ETOOBIG.
  *
  * Threads: a client is immutable after create apart from its token and its pool of idle
- * connections (each under a lock), so any number of threads may use one client at once. */
+ * connections (each under a lock), so any number of threads may use one client at once.
+ * Transfers run with CURLOPT_NOSIGNAL (signals and threads do not mix), so the process must
+ * ignore SIGPIPE, as cellgate's programs do: a server that hangs up must not kill it. */
 #ifndef CG_KUBE_KUBE_H
 #define CG_KUBE_KUBE_H
 
