@@ -410,6 +410,16 @@ static void state_of(const struct cg_object *o, struct cg_pod_state *st)
             st->traffic_ready = cg_str_eq_c(o->conditions.items[i].status, "True");
 }
 
+/* A break-glass user acts: allowed, with who and what (text[start..]) in the audit. */
+static void audit_break_glass(const struct cg_admission_request *req, const struct cg_buf *text,
+                              size_t start, struct cg_engine_result *out)
+{
+    out->audit[out->n_audit++] = (struct cg_kv){CG_STR_LIT("break-glass-user"), req->username};
+    out->audit[out->n_audit++] =
+        (struct cg_kv){CG_STR_LIT("break-glass-reason"), {text->data + start, text->len - start}};
+    out->decision = "audited";
+}
+
 static enum cg_status hold_if_serving(const struct cg_policy *p, const struct cg_policy *other,
                                       int64_t now, const struct cg_admission_request *req,
                                       const struct cg_pod_state *pod, struct cg_buf *text,
@@ -458,16 +468,11 @@ static enum cg_status hold_if_serving(const struct cg_policy *p, const struct cg
         return CG_OK;
     }
     if (user_in(req, &p->emergency.break_glass_groups)) {
-        struct cg_str user = req->username;
         st = cg_buf_appendf(text, "%s of serving pod %.*s without a drain", what, (int)name.n,
                             name.p);
-        if (st != CG_OK)
-            return st;
-        out->audit[out->n_audit++] = (struct cg_kv){CG_STR_LIT("break-glass-user"), user};
-        out->audit[out->n_audit++] = (struct cg_kv){CG_STR_LIT("break-glass-reason"),
-                                                    {text->data + start, text->len - start}};
-        out->decision = "audited";
-        return CG_OK;
+        if (st == CG_OK)
+            audit_break_glass(req, text, start, out);
+        return st;
     }
     st = cg_buf_appendf(text,
                         "pod %.*s is serving traffic and is being drained by cellgate (policy "
@@ -573,13 +578,9 @@ static enum cg_status pod_update(const struct cg_policy_set *set,
     enum cg_status st;
     if (user_in(req, &p->emergency.break_glass_groups)) {
         st = cg_buf_appendf(text, "changed %s on pod %.*s", key, (int)name.n, name.p);
-        if (st != CG_OK)
-            return st;
-        out->audit[out->n_audit++] = (struct cg_kv){CG_STR_LIT("break-glass-user"), user};
-        out->audit[out->n_audit++] = (struct cg_kv){CG_STR_LIT("break-glass-reason"),
-                                                    {text->data + start, text->len - start}};
-        out->decision = "audited";
-        return CG_OK;
+        if (st == CG_OK)
+            audit_break_glass(req, text, start, out);
+        return st;
     }
     st = cg_buf_appendf(text,
                         "user %.*s may not change %s on pod %.*s (policy %s): cellgate's "
