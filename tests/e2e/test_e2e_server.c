@@ -733,6 +733,13 @@ static void test_fixtures_http1(void **state)
     assert_int_equal(h.status, 200);
     assert_true(strncmp(h.headers, "HTTP/1.1", 8) == 0);
     http_free(&h);
+    /* No kubeconfig, not in a cluster: standalone, ready at once, and it says so. */
+    h = curl(NULL, url(&W.main, false, "/readyz"));
+    assert_int_equal(h.status, 200);
+    assert_non_null(strstr(h.body, "pods: standalone"));
+    http_free(&h);
+    assert_true(metric(&W.main, "cellgate_pod_cache_synced") == 1);
+    assert_true(metric(&W.main, "cellgate_pod_cache_pods") == 0);
 }
 
 static void test_keepalive_reuse(void **state)
