@@ -47,7 +47,6 @@ struct ctx {
     bool *gate, *mark, *drain;
     /* the Deployment patch, applied after the pod actions */
     struct cg_release_deploy_patch dp;
-    bool dp_needed;
     /* Events, appended after the Deployment patch */
     struct cg_release_action *ev;
     size_t n_ev, cap_ev;
@@ -249,21 +248,17 @@ static void patch_surge(struct ctx *c, uint32_t g)
     if (!c->s->max_surge_set || c->s->max_surge != surge) {
         c->dp.set_max_surge = true;
         c->dp.max_surge = surge;
-        c->dp_needed = true;
     }
     if (!c->s->max_unavailable_set || c->s->max_unavailable != 0) {
         c->dp.set_max_unavailable_zero = true;
-        c->dp_needed = true;
     }
 }
 
+/* Asks for spec.paused = paused (a later call in the same evaluation wins). */
 static void set_paused(struct ctx *c, bool paused)
 {
-    if (c->s->paused != paused) {
-        c->dp.set_paused = true;
-        c->dp.paused = paused;
-        c->dp_needed = true;
-    }
+    c->dp.set_paused = c->s->paused != paused;
+    c->dp.paused = paused;
     c->rec.cellgate_paused = paused;
 }
 
@@ -335,15 +330,12 @@ static void rollback(struct ctx *c, const char *why)
              prev->name.p, why);
     /* A user's pause stays; cellgate's own goes (the rollback must move). */
     r.cellgate_paused = false;
-    if (c->s->paused && c->rec.cellgate_paused) {
-        c->dp.set_paused = true;
-        c->dp.paused = false;
-    }
+    if (c->s->paused && c->rec.cellgate_paused)
+        set_paused(c, false);
     c->rec = r;
     c->record_live = true;
     c->rolled_back = true;
     c->dp.template_json = prev->template_json;
-    c->dp_needed = true;
     patch_surge(c, 0);
     event(c, true, "RollbackStarted", "%s", r.reason);
 }
@@ -788,12 +780,10 @@ static bool emergency(struct ctx *c, bool match)
         if (match && (r->state == CG_RELEASE_ROLLBACK || r->rolled_back_from != 0)) {
             /* begun: the request is carried out, so it goes (never a second rollback) */
             c->dp.remove_emergency = true;
-            c->dp_needed = true;
             return false;
         }
         if (previous_rs(c) == NULL) {
             c->dp.remove_emergency = true;
-            c->dp_needed = true;
             event(c, true, "RollbackImpossible",
                   "cellgate.io/emergency=rollback: no previous ReplicaSet to roll back to; "
                   "request removed");
@@ -804,7 +794,6 @@ static bool emergency(struct ctx *c, bool match)
     }
     if (cg_str_eq_c(s->emergency, "resume")) {
         c->dp.remove_emergency = true;
-        c->dp_needed = true;
         if (match && (r->pause_cause == CG_PAUSE_CAUSE_EMERGENCY ||
                       r->pause_cause == CG_PAUSE_CAUSE_CHECK || r->state == CG_RELEASE_FAILED)) {
             r->pause_cause = CG_PAUSE_CAUSE_NONE;
@@ -1099,12 +1088,12 @@ emit:
         if (!snap->has_record ||
             !cg_str_eq(snap->record, (struct cg_str){out->record.data, out->record.len})) {
             c.dp.set_record = true;
-            c.dp_needed = true;
         }
         out->state = c.rec;
     }
     out->releasing = c.steering;
-    if (c.dp_needed)
+    if (c.dp.set_max_surge || c.dp.set_max_unavailable_zero || c.dp.set_paused || c.dp.set_record ||
+        c.dp.template_json.n > 0 || c.dp.remove_emergency)
         act(&c, CG_ACT_PATCH_DEPLOYMENT, NULL)->deploy = c.dp;
     for (size_t i = 0; i < c.n_ev; i++)
         *push(&out->items, &out->n, &out->cap) = c.ev[i];
