@@ -87,17 +87,25 @@ static void help_and_version(void **state)
     struct cli r;
     cli(&r, NULL, "--help", NULL);
     assert_int_equal(r.rc, 0);
-    assert_contains(r.out, "policy lint DIR|FILE...");
-    assert_contains(r.out, "review --policies DIR");
+    assert_contains(r.out, "policy lint");
+    assert_contains(r.out, "review");
     cli(&r, NULL, "version", NULL);
     assert_int_equal(r.rc, 0);
-    assert_string_equal(r.out, "cellgate 0.1.0\n");
+    assert_contains(r.out, "cellgate 0.1.0 (git ");
+    cli(&r, NULL, "--version", NULL);
+    assert_int_equal(r.rc, 0);
+    assert_contains(r.out, "cellgate 0.1.0 (git ");
+    assert_null(strstr(r.out, "(git unknown)"));
     cli(&r, NULL, NULL);
     assert_int_equal(r.rc, 2);
     assert_contains(r.err, "usage: cellgate");
     cli(&r, NULL, "frobnicate", NULL);
     assert_int_equal(r.rc, 2);
-    assert_contains(r.err, "unknown command");
+    assert_contains(r.err, "unknown command \"frobnicate\"");
+    assert_contains(r.err, "policy lint, policy test, review, plan");
+    cli(&r, NULL, "policy", "frob", NULL);
+    assert_int_equal(r.rc, 2);
+    assert_contains(r.err, "unknown command \"policy frob\"");
     cli(&r, NULL, "policy", "lint", NULL);
     assert_int_equal(r.rc, 2);
 }
@@ -163,7 +171,8 @@ static void plan_table(void **state)
                         "0            1       1      2           2\n"
                         "1            2       2      4           6\n"
                         "2            2       2      4          10\n"
-                        "all          5       5     10\n");
+                        "all          5       5     10\n"
+                        "smallest replica count this policy accepts: 7\n");
     cli(&r, NULL, "plan", "--replicas", "11", "--policy", PAYMENTS, NULL);
     assert_int_equal(r.rc, 0);
     assert_contains(r.out, "2            3       2      5          11\n");
@@ -174,11 +183,20 @@ static void plan_table(void **state)
     assert_contains(r.err, "policy payments: replicas 1 is fewer than the 2 cells");
     cli(&r, NULL, "plan", "--replicas", "ten", "--policy", PAYMENTS, NULL);
     assert_int_equal(r.rc, 2);
+    assert_contains(r.err, "--replicas \"ten\": want a whole number from 1");
+    cli(&r, NULL, "plan", "--replicas", "0", "--policy", PAYMENTS, NULL);
+    assert_int_equal(r.rc, 2);
+    cli(&r, NULL, "plan", "--replicas", "-3", "--policy", PAYMENTS, NULL);
+    assert_int_equal(r.rc, 2);
+    cli(&r, NULL, "plan", "--replicas", "99999999999", "--policy", PAYMENTS, NULL);
+    assert_int_equal(r.rc, 2);
     cli(&r, NULL, "plan", "--policy", PAYMENTS, NULL);
     assert_int_equal(r.rc, 2);
     cli(&r, NULL, "plan", "--replicas", "10", "--policy", EXAMPLES, "--name", "nope", NULL);
     assert_int_equal(r.rc, 1);
-    assert_contains(r.err, "no policy named nope");
+    assert_contains(r.err, "no policy named \"nope\"");
+    assert_contains(r.err, "there are: ");
+    assert_contains(r.err, " payments");
     cli(&r, NULL, "plan", "--replicas", "10", "--policy", EXAMPLES, "--name", "payments", NULL);
     assert_int_equal(r.rc, 0);
     assert_contains(r.out, "policy payments: 10 replicas");
@@ -346,9 +364,10 @@ static void policy_test(void **state)
     scratch_dir(one, "case.yaml", "now: not-a-time\nexpect: {}\nwhat: 1\n", NULL);
     cli(&r, NULL, "policy", "test", cases, NULL);
     assert_int_equal(r.rc, 1);
-    assert_contains(r.out, "FAIL bad: case.yaml: path: \"/sideways\" is not /mutate or /validate");
-    assert_contains(r.out, "FAIL nokey: case.yaml: unknown key \"what\"");
-    assert_contains(r.out, "also: case.yaml: now: \"not-a-time\" is not an RFC 3339 time");
+    assert_contains(r.out,
+                    "FAIL bad: case.yaml:1: path: \"/sideways\" is not /mutate or /validate");
+    assert_contains(r.out, "FAIL nokey: case.yaml:3: unknown key \"what\" (allowed: ");
+    assert_contains(r.out, "also: case.yaml:1: now: \"not-a-time\" is not an RFC 3339 time");
     assert_contains(r.out, "0 passed, 2 failed\n");
     cli(&r, NULL, "policy", "test", NULL);
     assert_int_equal(r.rc, 2);

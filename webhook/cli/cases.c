@@ -1,7 +1,10 @@
-/* `cellgate policy test`: the case runner (a directory per case). */
+/* `cellgate policy test`: the case runner. A case is a directory holding case.yaml (format:
+ * policies/README.md, "Test cases"); every key of case.yaml, at every depth, is checked, so a
+ * misspelled expectation fails the case instead of passing it unchecked. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,13 +16,15 @@
 #include "cli/cli_internal.h"
 #include "cli/pods.h"
 
-/* --- test cases --------------------------------------------------------------------------- */
+/* --- one case ----------------------------------------------------------------------------- */
 
 struct test_case {
     char dir[CG_CLI_PATH_LEN / 2];
     const char *name;
-    json_t *spec; /* case.yaml */
-    FILE *report;
+    json_t *spec;  /* case.yaml */
+    json_t *lines; /* JSON pointer -> line in case.yaml */
+    FILE *before;  /* what explains the failure, printed before the verdict (loader errors) */
+    FILE *report;  /* details printed after it (diffs, the patch it got) */
     bool failed;
     char first[512]; /* the first failure, for the FAIL line */
 };
@@ -40,6 +45,212 @@ static void case_fail(struct test_case *tc, const char *fmt, ...)
     tc->failed = true;
 }
 
+/* "case.yaml:LINE" for the node at pointer (or its nearest parent with a line). */
+static const char *at(const struct test_case *tc, const char *pointer, char *buf, size_t cap)
+{
+    char p[CG_CLI_PATH_LEN];
+    snprintf(p, sizeof(p), "%s", pointer);
+    for (;;) {
+        json_int_t line = json_integer_value(json_object_get(tc->lines, p));
+        if (line > 0) {
+            snprintf(buf, cap, "case.yaml:%lld", (long long)line);
+            return buf;
+        }
+        char *slash = strrchr(p, '/');
+        if (slash == NULL)
+            break;
+        *slash = '\0';
+    }
+    snprintf(buf, cap, "case.yaml");
+    return buf;
+}
+
+/* --- the shape of case.yaml --------------------------------------------------------------- */
+
+enum ktype { K_STR, K_BOOL, K_INT, K_STRS, K_STR_OR_STRS, K_WARNINGS, K_STR_MAP, K_MAP, K_ANY };
+
+struct key {
+    const char *name;
+    enum ktype type;
+    const struct key *sub; /* K_MAP */
+};
+
+static const struct key userinfo_keys[] = {{"username", K_STR, NULL},
+                                           {"uid", K_STR, NULL},
+                                           {"groups", K_STRS, NULL},
+                                           {"extra", K_ANY, NULL},
+                                           {NULL, K_ANY, NULL}};
+static const struct key expect_keys[] = {{"decision", K_STR, NULL},
+                                         {"allowed", K_BOOL, NULL},
+                                         {"code", K_INT, NULL},
+                                         {"message", K_STR_OR_STRS, NULL},
+                                         {"warnings", K_WARNINGS, NULL},
+                                         {"warningCount", K_INT, NULL},
+                                         {"auditAnnotations", K_STR_MAP, NULL},
+                                         {"patched", K_STR, NULL},
+                                         {"patch", K_STR, NULL},
+                                         {"noPatch", K_BOOL, NULL},
+                                         {NULL, K_ANY, NULL}};
+static const struct key case_keys[] = {
+    {"description", K_STR, NULL},       {"path", K_STR, NULL},    {"now", K_STR, NULL},
+    {"policies", K_STR, NULL},          {"review", K_STR, NULL},  {"resource", K_STR, NULL},
+    {"oldResource", K_STR, NULL},       {"user", K_STR, NULL},    {"groups", K_STRS, NULL},
+    {"userInfo", K_MAP, userinfo_keys}, {"dryRun", K_BOOL, NULL}, {"pods", K_STR, NULL},
+    {"expect", K_MAP, expect_keys},     {NULL, K_ANY, NULL}};
+
+static bool all_strings(const json_t *v)
+{
+    size_t i;
+    const json_t *x;
+    if (!json_is_array(v))
+        return false;
+    json_array_foreach(v, i, x)
+    {
+        if (!json_is_string(x))
+            return false;
+    }
+    return true;
+}
+
+static bool type_ok(const json_t *v, enum ktype t)
+{
+    switch (t) {
+    case K_STR:
+        return json_is_string(v);
+    case K_BOOL:
+        return json_is_boolean(v);
+    case K_INT:
+        return json_is_integer(v);
+    case K_STRS:
+        return all_strings(v);
+    case K_STR_OR_STRS:
+        return json_is_string(v) || all_strings(v);
+    case K_WARNINGS: {
+        size_t i;
+        const json_t *x;
+        if (!json_is_array(v))
+            return false;
+        json_array_foreach(v, i, x)
+        {
+            if (!json_is_string(x) && !all_strings(x))
+                return false;
+        }
+        return true;
+    }
+    case K_STR_MAP: {
+        const char *k;
+        const json_t *x;
+        if (!json_is_object(v))
+            return false;
+        json_object_foreach((json_t *)v, k, x)
+        {
+            if (!json_is_string(x))
+                return false;
+        }
+        return true;
+    }
+    case K_MAP:
+        return json_is_object(v);
+    case K_ANY:
+        return true;
+    }
+    return false;
+}
+
+static const char *type_name(enum ktype t)
+{
+    switch (t) {
+    case K_STR:
+        return "a string";
+    case K_BOOL:
+        return "true or false";
+    case K_INT:
+        return "an integer";
+    case K_STRS:
+        return "a list of strings";
+    case K_STR_OR_STRS:
+        return "a string or a list of strings";
+    case K_WARNINGS:
+        return "a list (a string or a list of strings per warning)";
+    case K_STR_MAP:
+        return "a mapping of strings";
+    case K_MAP:
+        return "a mapping";
+    case K_ANY:
+        break;
+    }
+    return "anything";
+}
+
+static void check_keys(struct test_case *tc, const json_t *obj, const struct key *keys,
+                       const char *pointer, const char *dotted)
+{
+    const char *k;
+    json_t *v;
+    char where[64];
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        char p[CG_CLI_PATH_LEN], d[512];
+        snprintf(p, sizeof(p), "%s/%s", pointer, k);
+        snprintf(d, sizeof(d), "%s%s%s", dotted, *dotted ? "." : "", k);
+        const struct key *key = keys;
+        while (key->name && strcmp(key->name, k) != 0)
+            key++;
+        if (key->name == NULL) {
+            char allowed[512] = "";
+            for (const struct key *a = keys; a->name; a++) {
+                size_t n = strlen(allowed);
+                snprintf(allowed + n, sizeof(allowed) - n, "%s%s", n ? ", " : "", a->name);
+            }
+            case_fail(tc, "%s: unknown key \"%s\"%s%s (allowed: %s)",
+                      at(tc, p, where, sizeof(where)), k, *dotted ? " in " : "", dotted, allowed);
+            continue;
+        }
+        if (!type_ok(v, key->type)) {
+            case_fail(tc, "%s: %s: want %s", at(tc, p, where, sizeof(where)), d,
+                      type_name(key->type));
+            continue;
+        }
+        if (key->type == K_MAP && key->sub != NULL)
+            check_keys(tc, v, key->sub, p, d);
+    }
+}
+
+static void check_spec(struct test_case *tc)
+{
+    char where[64];
+    check_keys(tc, tc->spec, case_keys, "", "");
+    const json_t *expect = json_object_get(tc->spec, "expect");
+    if (expect == NULL)
+        case_fail(tc, "case.yaml: expect: missing (say what the review must decide)");
+    else if (json_is_object(expect) && json_object_size(expect) == 0)
+        case_fail(tc, "%s: expect: says nothing to check (give at least decision)",
+                  at(tc, "/expect", where, sizeof(where)));
+    const char *decision = json_string_value(json_object_get(expect, "decision"));
+    static const char *const decisions[] = {"allowed", "patched", "denied",
+                                            "warned",  "audited", NULL};
+    if (decision != NULL) {
+        const char *const *d = decisions;
+        while (*d && strcmp(*d, decision) != 0)
+            d++;
+        if (*d == NULL)
+            case_fail(tc,
+                      "%s: expect.decision: \"%s\" is none of allowed, patched, denied, warned, "
+                      "audited",
+                      at(tc, "/expect/decision", where, sizeof(where)), decision);
+    }
+    if (json_object_get(tc->spec, "review") != NULL &&
+        json_object_get(tc->spec, "resource") != NULL)
+        case_fail(tc, "%s: give review or resource, not both",
+                  at(tc, "/resource", where, sizeof(where)));
+    if (json_object_get(tc->spec, "userInfo") != NULL &&
+        (json_object_get(tc->spec, "user") != NULL || json_object_get(tc->spec, "groups") != NULL))
+        case_fail(tc, "%s: give userInfo or user and groups, not both",
+                  at(tc, "/userInfo", where, sizeof(where)));
+}
+
+/* --- files of a case ---------------------------------------------------------------------- */
+
 static void case_path(const struct test_case *tc, const char *rel, char *out)
 {
     if (rel[0] == '/')
@@ -48,14 +259,29 @@ static void case_path(const struct test_case *tc, const char *rel, char *out)
         snprintf(out, CG_CLI_PATH_LEN, "%s/%s", tc->dir, rel);
 }
 
+static bool case_has(const struct test_case *tc, const char *rel)
+{
+    char path[CG_CLI_PATH_LEN];
+    case_path(tc, rel, path);
+    return cg__cli_is_file(path);
+}
+
+/* One JSON or YAML value from a file of the case. */
 static json_t *case_json(struct test_case *tc, const char *rel)
 {
     char path[CG_CLI_PATH_LEN];
     case_path(tc, rel, path);
-    json_error_t jerr;
-    json_t *v = json_load_file(path, 0, &jerr);
-    if (v == NULL)
-        case_fail(tc, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+    struct cg__cli_docs docs = {0};
+    struct cg_err e;
+    cg_err_clear(&e);
+    json_t *v = NULL;
+    if (cg__cli_docs_load(path, NULL, &docs, NULL, &e) != CG_OK)
+        case_fail(tc, "%s", e.msg);
+    else if (docs.n != 1)
+        case_fail(tc, "%s: want one document, found %zu", path, docs.n);
+    else
+        v = json_incref(docs.items[0].value);
+    cg__cli_docs_dispose(&docs);
     return v;
 }
 
@@ -65,53 +291,46 @@ static const char *spec_str(const json_t *o, const char *key, const char *dflt)
     return s ? s : dflt;
 }
 
-/* "apps/v1" + "Deployment" -> kind and resource (the plural the apiserver uses). */
-static json_t *wrap_resource(json_t *res, json_t *old, const char *name)
-{
-    const char *api = spec_str(res, "apiVersion", "v1");
-    const char *kind = spec_str(res, "kind", "");
-    const char *slash = strchr(api, '/');
-    json_t *group = slash ? json_stringn(api, (size_t)(slash - api)) : json_string("");
-    json_t *version = json_string(slash ? slash + 1 : api);
-    char plural[128];
-    size_t n = 0;
-    for (const char *p = kind; *p && n < sizeof(plural) - 2; p++)
-        plural[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-    plural[n++] = 's';
-    plural[n] = '\0';
-    const json_t *meta = json_object_get(res, "metadata");
-    char uid[160];
-    snprintf(uid, sizeof(uid), "cellgate-test-%s", name);
-    json_t *request = json_pack(
-        "{s:s, s:{s:O, s:O, s:s}, s:{s:O, s:O, s:s}, s:s, s:s, s:s, s:{s:s, s:[s]}, s:O, s:O, "
-        "s:b}",
-        "uid", uid, "kind", "group", group, "version", version, "kind", kind, "resource", "group",
-        group, "version", version, "resource", plural, "name", spec_str(meta, "name", ""),
-        "namespace", spec_str(meta, "namespace", ""), "operation", old ? "UPDATE" : "CREATE",
-        "userInfo", "username", "cellgate-test", "groups", "system:authenticated", "object", res,
-        "oldObject", old ? old : json_null(), "dryRun", 0);
-    json_decref(group);
-    json_decref(version);
-    if (request == NULL)
-        return NULL;
-    return json_pack("{s:s, s:s, s:o}", "apiVersion", "admission.k8s.io/v1", "kind",
-                     "AdmissionReview", "request", request);
-}
-
+/* The review: review.json as given, or built from the resource (resource.yaml by default)
+ * and its old version (old.yaml by default, when there). */
 static json_t *case_review(struct test_case *tc)
 {
     const char *resource = spec_str(tc->spec, "resource", NULL);
-    if (resource == NULL)
-        return case_json(tc, spec_str(tc->spec, "review", "review.json"));
+    const char *review = spec_str(tc->spec, "review", NULL);
+    if (resource == NULL && review == NULL) {
+        if (case_has(tc, "review.json") || !case_has(tc, "resource.yaml"))
+            review = "review.json";
+        else
+            resource = "resource.yaml";
+    }
+    if (review != NULL)
+        return case_json(tc, review);
     json_t *res = case_json(tc, resource);
     const char *old_rel = spec_str(tc->spec, "oldResource", NULL);
+    if (old_rel == NULL && case_has(tc, "old.yaml"))
+        old_rel = "old.yaml";
     json_t *old = old_rel ? case_json(tc, old_rel) : NULL;
-    json_t *review = NULL;
-    if (res != NULL && (old_rel == NULL || old != NULL))
-        review = wrap_resource(res, old, tc->name);
+    json_t *result = NULL;
+    if (res != NULL && (old_rel == NULL || old != NULL)) {
+        char uid[160];
+        snprintf(uid, sizeof(uid), "cellgate-test-%s", tc->name);
+        const json_t *groups = json_object_get(tc->spec, "groups");
+        const char *g[CG_CLI_LIST_MAX];
+        size_t n = 0;
+        for (; n < json_array_size(groups) && n < CG_CLI_LIST_MAX; n++)
+            g[n] = json_string_value(json_array_get(groups, n));
+        struct cg__cli_requester who = {
+            spec_str(tc->spec, "user", "cellgate-test"),       g,    n,
+            json_is_true(json_object_get(tc->spec, "dryRun")), NULL, uid};
+        struct cg_err e;
+        cg_err_clear(&e);
+        result = cg__cli_review_build(res, old, &who, &e);
+        if (result == NULL)
+            case_fail(tc, "%s: %s", resource, e.msg);
+    }
     json_decref(res);
     json_decref(old);
-    return review;
+    return result;
 }
 
 static void expect_substrings(struct test_case *tc, const char *what, const json_t *want,
@@ -217,45 +436,43 @@ static void check_response(struct test_case *tc, const json_t *expect, const jso
     }
 }
 
+static void print_got_patch(struct test_case *tc, const json_t *response)
+{
+    const char *b64 =
+        json_string_value(json_object_get(json_object_get(response, "response"), "patch"));
+    if (b64 == NULL) {
+        fprintf(tc->report, "    the response has no patch\n");
+        return;
+    }
+    fprintf(tc->report, "    the patch it got:\n");
+    cg__cli_print_patch(b64, "      ", tc->report);
+}
+
 static void run_case(struct test_case *tc)
 {
-    char path[CG_CLI_PATH_LEN];
+    char path[CG_CLI_PATH_LEN], where[64];
     struct cg_err err;
     cg_err_clear(&err);
     snprintf(path, sizeof(path), "%s/case.yaml", tc->dir);
-    tc->spec = cg__cli_yaml_load_json(path, &err);
+    tc->lines = json_object();
+    tc->spec = cg__cli_yaml_load_json(path, tc->lines, &err);
     if (tc->spec == NULL) {
-        char line[CG_ERR_MSG_MAX + CG_ERR_FILE_MAX + 32];
-        cg_err_format(&err, line, sizeof(line));
-        case_fail(tc, "%s", line);
+        case_fail(tc, "%s", err.msg);
         return;
     }
-    static const char *const keys[] = {"description", "path",     "now",         "policies",
-                                       "review",      "resource", "oldResource", "userInfo",
-                                       "dryRun",      "expect",   NULL};
-    const char *k;
-    json_t *v;
-    json_object_foreach(tc->spec, k, v)
-    {
-        const char *const *a = keys;
-        while (*a && strcmp(*a, k) != 0)
-            a++;
-        if (*a == NULL)
-            case_fail(tc, "case.yaml: unknown key \"%s\"", k);
-    }
-    const json_t *expect = json_object_get(tc->spec, "expect");
-    if (!json_is_object(expect))
-        case_fail(tc, "case.yaml: expect: missing (say what the review must decide)");
+    check_spec(tc);
     const char *path_s = spec_str(tc->spec, "path", "/validate");
     enum cg_review_path rpath = CG_REVIEW_VALIDATE;
     if (strcmp(path_s, "/mutate") == 0)
         rpath = CG_REVIEW_MUTATE;
     else if (strcmp(path_s, "/validate") != 0)
-        case_fail(tc, "case.yaml: path: \"%s\" is not /mutate or /validate", path_s);
+        case_fail(tc, "%s: path: \"%s\" is not /mutate or /validate",
+                  at(tc, "/path", where, sizeof(where)), path_s);
     long long now = (long long)time(NULL);
     const char *now_s = spec_str(tc->spec, "now", NULL);
     if (now_s != NULL && !cg_cli_time_decode(now_s, &now))
-        case_fail(tc, "case.yaml: now: \"%s\" is not an RFC 3339 time", now_s);
+        case_fail(tc, "%s: now: \"%s\" is not an RFC 3339 time",
+                  at(tc, "/now", where, sizeof(where)), now_s);
     if (tc->failed)
         return;
 
@@ -265,10 +482,11 @@ static void run_case(struct test_case *tc)
     char *body = NULL;
     struct cg_buf out;
     cg_buf_init(&out, CG_CLI_RESPONSE_MAX);
+    const json_t *v;
 
     case_path(tc, spec_str(tc->spec, "policies", "policies"), path);
-    if (cg__cli_load_policies(path, tc->report, &set) != CG_OK) {
-        case_fail(tc, "policies in %s do not load (see above)", path);
+    if (cg__cli_load_policies(path, tc->before, &set) != CG_OK) {
+        case_fail(tc, "the policies in %s do not load (above)", path);
         goto out;
     }
     review = case_review(tc);
@@ -276,12 +494,21 @@ static void run_case(struct test_case *tc)
         goto out;
     json_t *request = json_object_get(review, "request");
     if ((v = json_object_get(tc->spec, "userInfo")) != NULL && json_is_object(request))
-        json_object_set(request, "userInfo", v);
+        json_object_set(request, "userInfo", (json_t *)v);
     if ((v = json_object_get(tc->spec, "dryRun")) != NULL && json_is_object(request))
-        json_object_set(request, "dryRun", v);
+        json_object_set(request, "dryRun", (json_t *)v);
+    if (json_is_object(request) && json_object_get(tc->spec, "review") != NULL) {
+        json_t *ui = json_object_get(request, "userInfo");
+        if ((v = json_object_get(tc->spec, "user")) != NULL && json_is_object(ui))
+            json_object_set(ui, "username", (json_t *)v);
+        if ((v = json_object_get(tc->spec, "groups")) != NULL && json_is_object(ui))
+            json_object_set(ui, "groups", (json_t *)v);
+    }
     /* The cluster's pods the Pod rules see, when the case brings them. */
-    case_path(tc, "pods.json", path);
-    if (cg__cli_is_file(path)) {
+    const char *pods_rel =
+        spec_str(tc->spec, "pods", case_has(tc, "pods.json") ? "pods.json" : NULL);
+    if (pods_rel != NULL) {
+        case_path(tc, pods_rel, path);
         struct cg_err perr;
         cg_err_clear(&perr);
         if (cg_cli_pods_load(path, &pods, &perr) != CG_OK) {
@@ -303,7 +530,9 @@ static void run_case(struct test_case *tc)
         case_fail(tc, "the response is not JSON");
         goto out;
     }
-    check_response(tc, expect, review, response, &outcome);
+    check_response(tc, json_object_get(tc->spec, "expect"), review, response, &outcome);
+    if (tc->failed)
+        print_got_patch(tc, response);
 out:
     cg_cli_pods_destroy(pods);
     cg__cli_jfree(body);
@@ -313,7 +542,23 @@ out:
     cg_policy_set_unref(set);
 }
 
-bool cg_cli_case_run(const char *case_dir, FILE *report)
+/* What one case came to. */
+struct case_result {
+    char *name;
+    bool passed;
+    char first[512];
+    char *before, *details; /* text printed before and after the verdict line */
+    double seconds;
+};
+
+static void case_result_dispose(struct case_result *r)
+{
+    free(r->name);
+    free(r->before);
+    free(r->details);
+}
+
+static void case_collect(const char *case_dir, struct case_result *r)
 {
     struct test_case tc;
     memset(&tc, 0, sizeof(tc));
@@ -323,41 +568,107 @@ bool cg_cli_case_run(const char *case_dir, FILE *report)
         tc.dir[--n] = '\0';
     const char *slash = strrchr(tc.dir, '/');
     tc.name = slash ? slash + 1 : tc.dir;
-    /* Details (diffs, loader errors) go below the verdict line. */
-    char *details = NULL;
-    size_t details_len = 0;
-    tc.report = open_memstream(&details, &details_len);
-    if (tc.report == NULL)
-        tc.report = report;
+    size_t before_len = 0, details_len = 0;
+    memset(r, 0, sizeof(*r));
+    tc.before = open_memstream(&r->before, &before_len);
+    tc.report = open_memstream(&r->details, &details_len);
+    if (tc.before == NULL || tc.report == NULL)
+        abort(); /* out of memory */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     run_case(&tc);
-    if (tc.report != report)
-        fclose(tc.report);
-    if (tc.failed)
-        fprintf(report, "FAIL %s: %s\n", tc.name, tc.first);
-    else
-        fprintf(report, "PASS %s\n", tc.name);
-    if (details != NULL)
-        fwrite(details, 1, details_len, report);
-    free(details);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    fclose(tc.before);
+    fclose(tc.report);
+    r->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    r->name = cg_xstrdup(tc.name);
+    r->passed = !tc.failed;
+    snprintf(r->first, sizeof(r->first), "%s", tc.first);
     json_decref(tc.spec);
-    return !tc.failed;
+    json_decref(tc.lines);
 }
+
+static void case_print(const struct case_result *r, FILE *report)
+{
+    if (r->before != NULL)
+        fputs(r->before, report);
+    if (r->passed)
+        fprintf(report, "PASS %s\n", r->name);
+    else
+        fprintf(report, "FAIL %s: %s\n", r->name, r->first);
+    if (r->details != NULL)
+        fputs(r->details, report);
+}
+
+bool cg_cli_case_run(const char *case_dir, FILE *report)
+{
+    struct case_result r;
+    case_collect(case_dir, &r);
+    case_print(&r, report);
+    bool passed = r.passed;
+    case_result_dispose(&r);
+    return passed;
+}
+
+/* --- the command -------------------------------------------------------------------------- */
+
+struct test_opts {
+    const char *output;
+};
+
+static const struct cg__cli_flag test_flags[] = {
+    {"output", 'o', CG_CLI_VALUE, offsetof(struct test_opts, output), "FORMAT",
+     "text (default): PASS/FAIL per case and a summary;\njunit: JUnit XML for CI; json: one "
+     "object with every case",
+     false, "text junit json"},
+};
+
+const struct cg__cli_command cg__cli_policy_test_command = {
+    "policy test",
+    "DIR... [-o text|junit|json]",
+    "Runs the test cases under each DIR (a directory per case, holding case.yaml; or DIR is one\n"
+    "case). The case format is documented in policies/README.md, \"Test cases\".\n"
+    "Exit status: 0 every case passed, 1 a case failed or none was found, 2 a usage error.",
+    test_flags,
+    1,
+    "DIR",
+    1,
+    CG_CLI_LIST_MAX,
+    "dir",
+};
 
 static int name_cmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int cg__cli_policy_test(const char *dir, FILE *out, FILE *err)
+struct results {
+    struct case_result *items;
+    size_t n, cap;
+};
+
+static void results_add(struct results *rs, const char *dir)
+{
+    if (rs->n == rs->cap) {
+        rs->cap = rs->cap ? rs->cap * 2 : 16;
+        rs->items = cg_xrealloc(rs->items, rs->cap * sizeof(*rs->items));
+    }
+    case_collect(dir, &rs->items[rs->n++]);
+}
+
+/* Runs dir as one case, or every case directory directly under it. */
+static bool collect_dir(const char *dir, struct results *rs, FILE *err)
 {
     char path[CG_CLI_PATH_LEN];
     snprintf(path, sizeof(path), "%s/case.yaml", dir);
-    if (cg__cli_is_file(path))
-        return cg_cli_case_run(dir, out) ? 0 : 1;
+    if (cg__cli_is_file(path)) {
+        results_add(rs, dir);
+        return true;
+    }
     DIR *d = opendir(dir);
     if (d == NULL) {
-        fprintf(err, "cellgate: %s: %s\n", dir, strerror(errno));
-        return 1;
+        fprintf(err, "cellgate policy test: %s: %s\n", dir, strerror(errno));
+        return false;
     }
     char **names = NULL;
     size_t n = 0, cap = 0;
@@ -377,17 +688,134 @@ int cg__cli_policy_test(const char *dir, FILE *out, FILE *err)
     closedir(d);
     if (n > 0)
         qsort(names, n, sizeof(*names), name_cmp);
-    size_t failed = 0;
     for (size_t i = 0; i < n; i++) {
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-        failed += !cg_cli_case_run(path, out);
+        results_add(rs, path);
         free(names[i]);
     }
     free(names);
     if (n == 0) {
-        fprintf(err, "cellgate: %s: no test case (a directory with case.yaml)\n", dir);
-        return 1;
+        fprintf(err, "cellgate policy test: %s: no test case (a directory with case.yaml)\n", dir);
+        return false;
     }
-    fprintf(out, "%zu passed, %zu failed\n", n - failed, failed);
-    return failed ? 1 : 0;
+    return true;
+}
+
+static void xml_text(const char *s, FILE *out)
+{
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '<')
+            fputs("&lt;", out);
+        else if (c == '>')
+            fputs("&gt;", out);
+        else if (c == '&')
+            fputs("&amp;", out);
+        else if (c == '"')
+            fputs("&quot;", out);
+        else if (c < 0x20 && c != '\n' && c != '\t')
+            fputc(' ', out); /* not allowed in XML 1.0 */
+        else
+            fputc(c, out);
+    }
+}
+
+static void write_junit(const struct results *rs, size_t failed, FILE *out)
+{
+    double total = 0;
+    for (size_t i = 0; i < rs->n; i++)
+        total += rs->items[i].seconds;
+    fprintf(out,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<testsuites tests=\"%zu\" failures=\"%zu\" time=\"%.3f\">\n"
+            "  <testsuite name=\"cellgate policy test\" tests=\"%zu\" failures=\"%zu\" "
+            "errors=\"0\" skipped=\"0\" time=\"%.3f\">\n",
+            rs->n, failed, total, rs->n, failed, total);
+    for (size_t i = 0; i < rs->n; i++) {
+        const struct case_result *r = &rs->items[i];
+        fputs("    <testcase classname=\"cellgate.policy.test\" name=\"", out);
+        xml_text(r->name, out);
+        fprintf(out, "\" time=\"%.3f\"", r->seconds);
+        if (r->passed) {
+            fputs("/>\n", out);
+            continue;
+        }
+        fputs(">\n      <failure message=\"", out);
+        xml_text(r->first, out);
+        fputs("\">", out);
+        xml_text(r->before, out);
+        xml_text(r->first, out);
+        fputc('\n', out);
+        xml_text(r->details, out);
+        fputs("</failure>\n    </testcase>\n", out);
+    }
+    fputs("  </testsuite>\n</testsuites>\n", out);
+}
+
+static void write_json(const struct results *rs, size_t failed, FILE *out)
+{
+    json_t *cases = json_array();
+    for (size_t i = 0; i < rs->n; i++) {
+        const struct case_result *r = &rs->items[i];
+        json_t *c = json_pack("{s:s, s:b, s:f}", "name", r->name, "passed", r->passed, "seconds",
+                              r->seconds);
+        if (!r->passed) {
+            json_object_set_new(c, "failure", json_string(r->first));
+            char *details = NULL;
+            size_t len = 0;
+            FILE *f = open_memstream(&details, &len);
+            if (f == NULL)
+                abort();
+            fputs(r->before ? r->before : "", f);
+            fputs(r->details ? r->details : "", f);
+            fclose(f);
+            json_object_set_new(c, "details", json_string(details));
+            free(details);
+        }
+        json_array_append_new(cases, c);
+    }
+    json_t *doc = json_pack("{s:I, s:I, s:o}", "passed", (json_int_t)(rs->n - failed), "failed",
+                            (json_int_t)failed, "cases", cases);
+    char *text = json_dumps(doc, JSON_INDENT(2));
+    fprintf(out, "%s\n", text ? text : "{}");
+    cg__cli_jfree(text);
+    json_decref(doc);
+}
+
+int cg__cli_policy_test(int argc, char **argv, FILE *out, FILE *err)
+{
+    struct test_opts o = {NULL};
+    struct cg__cli_list dirs;
+    int rc = cg__cli_args_parse(&cg__cli_policy_test_command, argc, argv, &o, &dirs, out, err);
+    if (rc >= 0)
+        return rc;
+    const char *fmt = o.output ? o.output : "text";
+    if (strcmp(fmt, "text") != 0 && strcmp(fmt, "junit") != 0 && strcmp(fmt, "json") != 0) {
+        fprintf(err, "cellgate policy test: -o \"%s\": want text, junit or json\n", fmt);
+        return 2;
+    }
+    struct results rs = {0};
+    bool found = true;
+    for (size_t i = 0; i < dirs.n; i++)
+        found &= collect_dir(dirs.items[i], &rs, err);
+    size_t failed = 0;
+    for (size_t i = 0; i < rs.n; i++)
+        failed += !rs.items[i].passed;
+    if (strcmp(fmt, "junit") == 0) {
+        write_junit(&rs, failed, out);
+    } else if (strcmp(fmt, "json") == 0) {
+        write_json(&rs, failed, out);
+    } else {
+        for (size_t i = 0; i < rs.n; i++)
+            case_print(&rs.items[i], out);
+        /* one case named directly: its line is the verdict */
+        char one[CG_CLI_PATH_LEN];
+        snprintf(one, sizeof(one), "%s/case.yaml", dirs.n == 1 ? dirs.items[0] : "");
+        if (!(dirs.n == 1 && cg__cli_is_file(one)))
+            fprintf(out, "%zu passed, %zu failed\n", rs.n - failed, failed);
+    }
+    for (size_t i = 0; i < rs.n; i++)
+        case_result_dispose(&rs.items[i]);
+    free(rs.items);
+    return failed || !found ? 1 : 0;
 }

@@ -1,44 +1,18 @@
 /* The `cellgate` command line: the engine the server runs, without a server.
  *
- *   cellgate policy lint DIR|FILE...      one file:line:col: message per error, exit 1
- *   cellgate policy test DIR              run test cases (a directory per case), exit 1 on
- *                                         any failure
- *   cellgate review --policies DIR [--path /mutate|/validate] [--now RFC3339] [--apply]
- *                   [--pods FILE]         AdmissionReview on stdin -> response on stdout;
- *                                         --pods: the cluster's pods (kubectl get pods -o
- *                                         json) the Pod rules count per cell
+ *   cellgate policy lint DIR|FILE...   one file:line:col: message per error
+ *   cellgate policy test DIR...        run test cases (a directory per case)
+ *   cellgate review -f FILE|- --policies DIR [...]   objects or AdmissionReviews, reviewed
  *   cellgate plan --replicas N --policy FILE [--name POLICY]
- *   cellgate response show                AdmissionReview response on stdin, printed readably
- *   cellgate version | --help
+ *   cellgate response show             an AdmissionReview response, readably
+ *   cellgate completion bash|zsh, cellgate version | --version | --help
+ *
+ * Every command answers --help (its flags come from one table per command, which also
+ * drives the completion scripts). The test case format is documented for users in
+ * policies/README.md ("Test cases").
  *
  * Exit codes: 0 success (a denial printed by `review` included), 1 a failed lint, test or
- * plan, or a review that produced no response, 2 a usage error.
- *
- * A test case is a directory holding case.yaml:
- *
- *   description: what it shows              # optional
- *   path: /mutate                           # default /validate
- *   now: "2026-12-24T10:00:00+01:00"        # default: the current time
- *   policies: policies                      # file or directory, relative to the case;
- *                                           # default: the case's policies/
- *   review: review.json                     # an AdmissionReview (default review.json), or
- *   resource: deployment.json               # an object, wrapped in a CREATE review
- *   oldResource: old.json                   # with resource: makes it an UPDATE
- *   userInfo: {username: alice, groups: [sre-oncall]}   # replaces request.userInfo
- *   dryRun: true                            # replaces request.dryRun
- *   (pods.json beside case.yaml, when there: the cluster's pods, as --pods reads them)
- *   expect:
- *     decision: patched                     # allowed|patched|denied|warned|audited
- *     allowed: true
- *     code: 403
- *     message: [Recreate, RollingUpdate]    # substrings of status.message
- *     warnings: [readinessProbe]            # substrings, one warning each, in order
- *     warningCount: 1
- *     auditAnnotations: {break-glass-user: alice}   # keys present with these values
- *     patched: expected.json                # the object after applying the patch
- *     patch: patch.json                     # the patch itself (compared as JSON)
- *     noPatch: true
- */
+ * plan, or an input that got no review, 2 a usage error. */
 #ifndef CG_CLI_H
 #define CG_CLI_H
 
