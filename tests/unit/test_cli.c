@@ -172,7 +172,7 @@ static void plan_table(void **state)
                         "1            2       2      4           6\n"
                         "2            2       2      4          10\n"
                         "all          5       5     10\n"
-                        "smallest replica count this policy accepts: 7\n");
+                        "smallest replica count this policy accepts: 2\n");
     cli(&r, NULL, "plan", "--replicas", "11", "--policy", PAYMENTS, NULL);
     assert_int_equal(r.rc, 0);
     assert_contains(r.out, "2            3       2      5          11\n");
@@ -212,11 +212,19 @@ static void plan_table(void **state)
                            "all          8       4     12\n");
     assert_contains(r.out, "policy payments: 12 replicas");
     assert_contains(r.out, "group   zone-a  zone-b  zone-c  total  cumulative\n");
-    /* None can plan 2 replicas: each says why, nothing is printed. */
-    cli(&r, NULL, "plan", "--replicas", "2", "--policy", EXAMPLES, NULL);
-    assert_int_equal(r.rc, 1);
-    assert_string_equal(r.out, "");
-    assert_contains(r.err, "policy payments: group 1 (perCell: 2) would add no pod");
+    /* A small Deployment: the groups left empty are dropped, and the plan says so. */
+    cli(&r, NULL, "plan", "--replicas", "2", "--policy", PAYMENTS, NULL);
+    assert_int_equal(r.rc, 0);
+    assert_contains(r.out, "0            1       1      2           2\n"
+                           "all          1       1      2\n"
+                           "groups 1 (perCell: 2) and 2 (rest) are dropped: the 2 replicas are "
+                           "used up by group 0\n");
+    /* Large counts stay aligned. */
+    cli(&r, NULL, "plan", "--replicas", "4000000000", "--policy", PAYMENTS, NULL);
+    assert_int_equal(r.rc, 0);
+    assert_contains(r.out, "group       zone-a      zone-b       total  cumulative\n"
+                           "0                1           1           2           2\n");
+    assert_contains(r.out, "all     2000000000  2000000000  4000000000\n");
 }
 
 static json_t *response_of(const struct cli *r)

@@ -164,8 +164,6 @@ static void impossible_plans(void **state)
     plan_impossible(&cells, &gray, 1, "replicas 1 is fewer than the 2 cells");
     plan_impossible(&cells, &gray, 1, "set replicas >= 2");
     plan_impossible(&cells, &gray, 0, "replicas 0");
-    /* 2 replicas over 2 cells with 3 groups: group 1 has nothing left. */
-    plan_impossible(&cells, &gray, 2, "group 1 (perCell: 2) would add no pod");
 
     struct cg_cells none = {NULL, NULL, 0};
     plan_impossible(&none, &gray, 10, "no cell");
@@ -178,13 +176,7 @@ static void impossible_plans(void **state)
     struct cg_cells skewed = two_cells(items, 10, 1);
     plan_impossible(&skewed, &gray, 3, "cell zone-b gets no pod");
 
-    /* A percent group that rounds to nothing cannot happen (it rounds up), but one after
-     * the pods ran out can. */
-    struct cg_group groups[] = {{CG_GROUP_PERCENT, 100}, {CG_GROUP_PERCENT, 1}};
-    struct cg_gray pct = gray_of(groups, 2);
     cells = two_cells(items, 1, 1);
-    plan_impossible(&cells, &pct, 4, "group 1 (percent: 1)");
-
     struct cg_group many[CG_PLAN_MAX_GROUPS + 1];
     for (size_t i = 0; i < CG_PLAN_MAX_GROUPS + 1; i++)
         many[i] = (struct cg_group){CG_GROUP_PER_CELL, 1};
@@ -192,12 +184,64 @@ static void impossible_plans(void **state)
     plan_impossible(&cells, &too_many, 100, "more than");
 }
 
+/* A small Deployment: a group larger than what is left takes what is left, and groups that
+ * find nothing left are dropped, and the plan says which. */
+static void small_deployments_drop_groups(void **state)
+{
+    (void)state;
+    struct cg_cell items[2];
+    struct cg_cells cells = two_cells(items, 1, 1);
+    struct cg_gray gray = gray_of(one_two_rest, 3);
+    struct cg_plan p;
+    char note[256];
+
+    /* every replica count from the number of cells on has a plan */
+    for (int64_t r = 2; r <= 40; r++) {
+        plan_ok(&cells, &gray, r, &p);
+        uint64_t sum = 0;
+        for (size_t g = 0; g < p.n_groups; g++) {
+            assert_true(p.group_total[g] > 0);
+            sum += p.group_total[g];
+        }
+        assert_int_equal(sum, (uint64_t)r);
+        assert_int_equal(p.n_groups + p.n_dropped, 3);
+        assert_int_equal(cg_plan_dropped_note(&gray, &p, note, sizeof(note)), p.n_dropped > 0);
+    }
+    /* 2: group 0 takes them all; groups 1 and 2 are dropped */
+    plan_ok(&cells, &gray, 2, &p);
+    assert_int_equal(p.n_groups, 1);
+    assert_group(&p, 0, 1, 1);
+    assert_int_equal(p.n_dropped, 2);
+    assert_int_equal(p.dropped[0], 1);
+    assert_int_equal(p.dropped[1], 2);
+    assert_true(cg_plan_dropped_note(&gray, &p, note, sizeof(note)));
+    assert_string_equal(note, "groups 1 (perCell: 2) and 2 (rest) are dropped: the 2 replicas are "
+                              "used up by group 0");
+    /* 4: perCell 2 finds 1 left per cell and takes it; rest is dropped */
+    plan_ok(&cells, &gray, 4, &p);
+    assert_int_equal(p.n_groups, 2);
+    assert_group(&p, 1, 1, 1);
+    assert_int_equal(p.n_dropped, 1);
+    assert_true(cg_plan_dropped_note(&gray, &p, note, sizeof(note)));
+    assert_string_equal(note, "group 2 (rest) is dropped: the 4 replicas are used up by group 1");
+    /* 5: 3 and 2; group 1 takes 2 and what is left of zone-b, 1 */
+    plan_ok(&cells, &gray, 5, &p);
+    assert_int_equal(p.n_groups, 2);
+    assert_group(&p, 1, 2, 1);
+    /* 7: the first count that fills all three groups */
+    plan_ok(&cells, &gray, 7, &p);
+    assert_int_equal(p.n_groups, 3);
+    assert_int_equal(p.n_dropped, 0);
+    assert_false(cg_plan_dropped_note(&gray, &p, note, sizeof(note)));
+    assert_string_equal(note, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(two_cells_one_two_rest), cmocka_unit_test(weights_largest_remainder),
         cmocka_unit_test(percent_groups),         cmocka_unit_test(leftover_becomes_last_group),
-        cmocka_unit_test(impossible_plans),
+        cmocka_unit_test(impossible_plans),       cmocka_unit_test(small_deployments_drop_groups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

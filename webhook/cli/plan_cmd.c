@@ -129,6 +129,9 @@ int cg__cli_plan(int argc, char **argv, FILE *out, FILE *err)
         if (printed++ > 0)
             fprintf(out, "\n");
         print_plan(p, &plan, out);
+        char note[512];
+        if (cg_plan_dropped_note(&p->gray, &plan, note, sizeof(note)))
+            fprintf(out, "%s\n", note);
         if (min > 0)
             fprintf(out, "smallest replica count this policy accepts: %lld\n", min);
     }

@@ -1,5 +1,6 @@
 #include "placement/plan.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -101,31 +102,25 @@ enum cg_status cg_plan_compute(const struct cg_cells *cells, const struct cg_gra
     uint32_t left[CG_PLAN_MAX_CELLS];
     memcpy(left, out->cell_target, sizeof(left));
     uint64_t remaining = (uint64_t)replicas;
-    size_t g = 0;
-    for (; g < gray->n_groups; g++) {
-        if (remaining == 0) {
-            char what[32];
-            describe_group(&gray->groups[g], what, sizeof(what));
-            return cg_err_set(err, CG_EINVAL,
-                              "group %zu (%s) would add no pod: %lld replicas are used up by "
-                              "group %zu; raise replicas or drop groups",
-                              g, what, (long long)replicas, g - 1);
+    size_t g = 0; /* groups planned */
+    for (size_t pg = 0; pg < gray->n_groups; pg++) {
+        if (remaining == 0) { /* nothing left for this group: drop it */
+            out->dropped[out->n_dropped++] = (uint8_t)pg;
+            continue;
         }
         if (g >= CG_PLAN_MAX_GROUPS)
             return cg_err_set(err, CG_EINVAL, "more than %d groups", CG_PLAN_MAX_GROUPS);
         uint32_t total = 0;
         for (size_t c = 0; c < cells->n; c++) {
-            uint32_t take = group_take(&gray->groups[g], out->cell_target[c], left[c]);
+            uint32_t take = group_take(&gray->groups[pg], out->cell_target[c], left[c]);
             out->pods[g][c] = take;
             left[c] -= take;
             total += take;
         }
-        if (total == 0) {
-            char what[32];
-            describe_group(&gray->groups[g], what, sizeof(what));
-            return cg_err_set(err, CG_EINVAL, "group %zu (%s) would add no pod", g, what);
-        }
-        out->group_total[g] = total;
+        /* perCell >= 1 and percent rounded up take a pod from every cell with one left, so
+         * a group takes nothing only when nothing is left */
+        assert(total > 0);
+        out->group_total[g++] = total;
         remaining -= total;
     }
     /* Groups that leave pods over: what is left forms one more, last group (as `rest`). */
@@ -140,4 +135,25 @@ enum cg_status cg_plan_compute(const struct cg_cells *cells, const struct cg_gra
     }
     out->n_groups = g;
     return CG_OK;
+}
+
+bool cg_plan_dropped_note(const struct cg_gray *gray, const struct cg_plan *plan, char *out,
+                          size_t cap)
+{
+    assert(cap > 0);
+    out[0] = '\0';
+    if (plan->n_dropped == 0)
+        return false;
+    size_t len = (size_t)snprintf(out, cap, "%s", plan->n_dropped == 1 ? "group" : "groups");
+    for (size_t i = 0; i < plan->n_dropped && len < cap; i++) {
+        char what[32];
+        describe_group(&gray->groups[plan->dropped[i]], what, sizeof(what));
+        const char *sep = i == 0 ? " " : i + 1 == plan->n_dropped ? " and " : ", ";
+        len += (size_t)snprintf(out + len, cap - len, "%s%u (%s)", sep, plan->dropped[i], what);
+    }
+    if (len < cap)
+        snprintf(out + len, cap - len, " %s dropped: the %lld replicas are used up by group %zu",
+                 plan->n_dropped == 1 ? "is" : "are", (long long)plan->replicas,
+                 plan->n_groups - 1);
+    return true;
 }
