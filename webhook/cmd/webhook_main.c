@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/mem.h"
@@ -35,6 +36,32 @@ const char *__lsan_default_suppressions(void)
 /* How often certificate and policy files are checked for changes. */
 #define POLL_SECONDS 2
 
+#ifndef CG_VERSION
+#define CG_VERSION "0.0.0"
+#endif
+#ifndef CG_GIT_REVISION
+#define CG_GIT_REVISION "unknown"
+#endif
+
+/* A certificate or key that is not there at start is said to be missing, with what to do. */
+static bool files_present(const struct cg_server_config *cfg)
+{
+    const char *const files[][2] = {{"certificate", cfg->cert}, {"key", cfg->key}};
+    bool ok = true;
+    for (size_t i = 0; i < 2; i++) {
+        if (files[i][1] == NULL || access(files[i][1], F_OK) == 0)
+            continue;
+        char what[128];
+        snprintf(what, sizeof(what), "the %s file is missing", files[i][0]);
+        cg_log(CG_LOG_ERROR, "cannot start", "error", what, "file", files[i][1], "hint",
+               "make a development pair with certs/gen-dev-certs, or mount the Secret "
+               "cert-manager writes (certs/README.md)",
+               NULL);
+        ok = false;
+    }
+    return ok;
+}
+
 int main(int argc, char **argv)
 {
     int rc = 1;
@@ -47,6 +74,14 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     cg_mem_install_jansson();
     cg_server_config_init(&cfg);
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("cellgate-webhook %s (git %s)\n", CG_VERSION, CG_GIT_REVISION);
+            rc = 0;
+            goto out;
+        }
+    }
 
     if (cg_server_config_parse(&cfg, argc, argv, environ, &err) != CG_OK) {
         fprintf(stderr, "cellgate-webhook: %s\n", err.msg);
@@ -79,6 +114,8 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
+    if (!files_present(&cfg))
+        goto out;
     if (cg_server_create(&cfg, &server, &err) != CG_OK) {
         cg_log(CG_LOG_ERROR, "cannot start", "error", err.msg, NULL);
         goto out;

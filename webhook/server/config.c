@@ -105,6 +105,8 @@ enum cg_status cg_server_config_usage(const char *prog, struct cg_buf *out)
         prog);
     if (st == CG_OK)
         st = cg_options_usage(&table, out);
+    if (st == CG_OK)
+        st = cg_buf_append_str(out, "  --version                  the version and git revision\n");
     return st;
 }
 

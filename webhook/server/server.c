@@ -120,8 +120,30 @@ static void respond_text(h2o_req_t *req, int status, const char *reason, const c
     respond(req, status, reason, "text/plain; charset=utf-8", text, strlen(text));
 }
 
+/* One warn line for a request refused before any review: what it was and why. */
+static void log_refused(h2o_req_t *req, int status, const char *why)
+{
+    struct worker *w = worker_of(req);
+    struct cg_log_line l;
+    cg_log_begin(&l, CG_LOG_WARN, "request refused");
+    if (!l.active)
+        return;
+    cg_log_int(&l, "status", status);
+    cg_log_str(&l, "reason", why);
+    cg_log_strn(&l, "method", req->method.base, req->method.len);
+    cg_log_strn(&l, "path", req->path.base, req->path.len < 256 ? req->path.len : 256);
+    ssize_t ct = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    if (ct >= 0) {
+        const h2o_iovec_t *v = &req->headers.entries[ct].value;
+        cg_log_strn(&l, "content_type", v->base, v->len < 128 ? v->len : 128);
+    }
+    cg_log_int(&l, "body_bytes", (int64_t)req->entity.len);
+    cg_log_end_batched(&l, &w->log);
+}
+
 static void respond_405(h2o_req_t *req, const char *allow)
 {
+    log_refused(req, 405, "method_not_allowed");
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
     respond_text(req, 405, "Method Not Allowed", "method not allowed\n");
 }
@@ -185,7 +207,8 @@ static void on_metrics(struct cg_server *s, h2o_req_t *req)
 /* ---- admission ---- */
 
 static void log_review(struct worker *w, enum cg_review_path path,
-                       const struct cg_review_outcome *o, int status, uint64_t ns)
+                       const struct cg_review_outcome *o, int status, uint64_t ns,
+                       const struct cg_buf *detail)
 {
     struct cg_log_line l;
     cg_log_begin(&l, status == 200 ? CG_LOG_INFO : CG_LOG_WARN, "review");
@@ -206,6 +229,9 @@ static void log_review(struct worker *w, enum cg_review_path path,
     if (status != 200) {
         cg_log_int(&l, "status", status);
         cg_log_str(&l, "error", o->error ? o->error : "");
+        /* the one-line reason the client got (a 400's body) */
+        if (status == 400 && detail != NULL && detail->len > 0)
+            cg_log_strn(&l, "detail", detail->data, detail->len < 512 ? detail->len : 512);
     }
     cg_log_end_batched(&l, &w->log);
 }
@@ -214,6 +240,7 @@ static void reject(struct worker *w, h2o_req_t *req, int status, const char *rea
                    const char *metric_reason, const char *text)
 {
     cg_metrics_count_error(&w->metrics, metric_reason, 1);
+    log_refused(req, status, metric_reason);
     respond_text(req, status, reason, text);
 }
 
@@ -262,7 +289,7 @@ static void on_review(struct worker *w, h2o_req_t *req, enum cg_review_path path
         o.error = "response_too_large";
     }
     cg_metrics_observe_review(&w->metrics, path, &o, ns);
-    log_review(w, path, &o, status, ns);
+    log_review(w, path, &o, status, ns, &w->out);
     if (status == 200) {
         respond(req, 200, "OK", "application/json", w->out.data, w->out.len);
         return;
@@ -312,6 +339,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     if (!h->metrics_port)
         cg_metrics_count_error(&w->metrics, "not_found", 1);
+    log_refused(req, 404, "not_found");
     respond_text(req, 404, "Not Found", "not found\n");
     return 0;
 }
@@ -419,6 +447,11 @@ static void housekeeping(struct worker *w)
     uint64_t n413 = w->ctx.emitted_error_status[H2O_STATUS_ERROR_413];
     if (n413 != w->h2o_413_seen) {
         cg_metrics_count_error(&w->metrics, "body_too_large", n413 - w->h2o_413_seen);
+        char count[24];
+        snprintf(count, sizeof(count), "%llu", (unsigned long long)(n413 - w->h2o_413_seen));
+        cg_log(CG_LOG_WARN, "request refused", "status", "413", "reason", "body_too_large",
+               "requests", count, "detail", "Content-Length over --max-body, answered by h2o",
+               NULL);
         w->h2o_413_seen = n413;
     }
 }
