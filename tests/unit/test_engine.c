@@ -454,6 +454,47 @@ static void mutate_release_drops_stale_approval(void **state)
     cg_policy_set_unref(set);
 }
 
+/* A Deployment smaller than the policy's groups: one group of what there is, the dropped
+ * groups in the record and in a warning. */
+static void mutate_small_deployment(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set = load(payments_yaml, NULL);
+    json_t *review = variant(CREATE, "[{\"op\":\"replace\",\"path\":\"/request/object/spec/"
+                                     "replicas\",\"value\":2}]");
+    struct run r;
+    run_json(set, CG_REVIEW_MUTATE, NOW_PLAIN, review, &r);
+    assert_string_equal(r.decision, "patched");
+    const json_t *warnings = json_object_get(r.r, "warnings");
+    assert_int_equal(json_array_size(warnings), 1);
+    const char *w = json_string_value(json_array_get(warnings, 0));
+    assert_non_null(strstr(w, "policy payments"));
+    assert_non_null(strstr(w, "dropped"));
+    json_t *obj = patched(review, &r);
+    assert_int_equal(int_at(obj, "spec", "strategy", "rollingUpdate", "maxSurge"), 2);
+    json_t *rec = json_loads(release_annotation(obj), 0, NULL);
+    char *g = json_dumps(json_object_get(rec, "groups"), JSON_COMPACT);
+    assert_string_equal(g, "[[1,1]]");
+    jfree(g);
+    g = json_dumps(json_object_get(rec, "dropped"), JSON_COMPACT);
+    assert_string_equal(g, "[1,2]");
+    jfree(g);
+    json_decref(rec);
+    run_dispose(&r);
+    /* Its own output reviewed again: nothing to add, and still valid. */
+    json_t *again = with_object(review, obj);
+    run_json(set, CG_REVIEW_MUTATE, NOW_PLAIN, again, &r);
+    assert_null(json_object_get(r.r, "patch"));
+    run_dispose(&r);
+    run_json(set, CG_REVIEW_VALIDATE, NOW_PLAIN, again, &r);
+    assert_true(json_is_true(json_object_get(r.r, "allowed")));
+    run_dispose(&r);
+    json_decref(again);
+    json_decref(obj);
+    json_decref(review);
+    cg_policy_set_unref(set);
+}
+
 static void mutate_rollback(void **state)
 {
     (void)state;
@@ -557,11 +598,9 @@ static void mutate_skips_what_validation_denies(void **state)
          "[{\"op\":\"replace\",\"path\":\"/request/object/spec/strategy\",\"value\":{\"type\":"
          "\"Recreate\"}}]",
          NULL},
-        /* fewer replicas than cells, an impossible plan, zero replicas */
+        /* fewer replicas than cells, zero replicas */
         {CG_REVIEW_MUTATE, NOW_PLAIN, CREATE, NULL, NULL,
          "[{\"op\":\"replace\",\"path\":\"/request/object/spec/replicas\",\"value\":1}]", NULL},
-        {CG_REVIEW_MUTATE, NOW_PLAIN, CREATE, NULL, NULL,
-         "[{\"op\":\"replace\",\"path\":\"/request/object/spec/replicas\",\"value\":2}]", NULL},
         {CG_REVIEW_MUTATE, NOW_PLAIN, CREATE, NULL, NULL,
          "[{\"op\":\"replace\",\"path\":\"/request/object/spec/replicas\",\"value\":0}]", NULL},
     };
@@ -594,10 +633,9 @@ static void gray_rules(void **state)
     json_decref(review);
 
     const struct verdict cases[] = {
-        /* 2 replicas: group 0 takes both, group 1 would add nothing. */
+        /* 2 replicas: group 0 takes both; the groups after it are dropped, not an error. */
         {CG_REVIEW_VALIDATE, NOW_PLAIN, CREATE, NULL, NULL,
-         "[{\"op\":\"replace\",\"path\":\"/request/object/spec/replicas\",\"value\":2}]",
-         "rule gray.plan: no group plan for 2 replicas: group 1 (perCell: 2) would add no pod"},
+         "[{\"op\":\"replace\",\"path\":\"/request/object/spec/replicas\",\"value\":2}]", NULL},
         /* Scaled to zero: nothing to spread, allowed. */
         {CG_REVIEW_VALIDATE, NOW_PLAIN, CREATE, NULL, NULL,
          "[{\"op\":\"replace\",\"path\":\"/request/object/spec/replicas\",\"value\":0}]", NULL},
@@ -1099,6 +1137,7 @@ int main(void)
         cmocka_unit_test(mutate_release_update_and_scaling),
         cmocka_unit_test(mutate_rollback),
         cmocka_unit_test(mutate_release_drops_stale_approval),
+        cmocka_unit_test(mutate_small_deployment),
         cmocka_unit_test(mutate_creates_missing_parents),
         cmocka_unit_test(mutate_skips_what_validation_denies),
         cmocka_unit_test(gray_rules),

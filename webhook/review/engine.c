@@ -81,6 +81,7 @@ struct ctx {
     const struct cg_policy *dropped_denier;
     struct audit_note notes[CG_ADMISSION_MAX_AUDIT];
     size_t n_notes;
+    struct span plan_note; /* the mutation's plan dropped groups: a warning says which */
 };
 
 static struct cg_str kvs_get(const struct cg_kvs *kvs, const char *key, bool *found)
@@ -534,8 +535,22 @@ static enum cg_status release_record(struct ctx *c, const struct cg_policy *p,
             st = cg_buf_append_char(c->text, ']');
     }
     if (st == CG_OK)
-        st = cg_buf_append_str(c->text, rollback ? "],\"group\":0,\"state\":\"rollback\"}"
-                                                 : "],\"group\":0,\"state\":\"progressing\"}");
+        st = cg_buf_append_char(c->text, ']');
+    /* Groups a small Deployment has no pods for (the policy's last ones), by their index. */
+    if (st == CG_OK && plan->n_dropped > 0) {
+        st = cg_buf_append_str(c->text, ",\"dropped\":[");
+        for (size_t i = 0; st == CG_OK && i < plan->n_dropped; i++) {
+            if (i)
+                st = cg_buf_append_char(c->text, ',');
+            if (st == CG_OK)
+                st = cg_buf_append_uint(c->text, plan->dropped[i]);
+        }
+        if (st == CG_OK)
+            st = cg_buf_append_char(c->text, ']');
+    }
+    if (st == CG_OK)
+        st = cg_buf_append_str(c->text, rollback ? ",\"group\":0,\"state\":\"rollback\"}"
+                                                 : ",\"group\":0,\"state\":\"progressing\"}");
     if (st == CG_OK)
         *record = (struct cg_str){c->text->data + start, c->text->len - start};
     return st;
@@ -580,6 +595,14 @@ static enum cg_status mutate(struct ctx *c, const struct cg_policy *p, bool *cha
         st = cg_patch_add_string(c->patch, segs, 3, have_meta, record);
         if (st)
             return st;
+    }
+    /* A small Deployment gets fewer groups than the policy lists: say which went. (After the
+     * record is in the patch: new text may move the buffer the record points into.) */
+    char note[CG_ENGINE_WARNING_MAX + 1];
+    if (cg_plan_dropped_note(&p->gray, &plan, note, sizeof(note))) {
+        c->plan_note = text_appendf_max(c, CG_ENGINE_WARNING_MAX, "policy %s: %s", p->name, note);
+        if (c->st != CG_OK)
+            return c->st;
     }
     /* An approval belongs to one release: one left from an earlier release must not let this
      * one skip its group 0. */
@@ -718,6 +741,8 @@ static void finish(struct ctx *c, struct cg_engine_result *out, const struct cg_
         if (c->v[i].policy->enforcement == CG_ENFORCE_WARN &&
             out->n_warnings < CG_ADMISSION_MAX_WARNINGS)
             out->warnings[out->n_warnings++] = span_str(c, c->v[i].warning);
+    if (c->plan_note.len > 0 && out->n_warnings < CG_ADMISSION_MAX_WARNINGS)
+        out->warnings[out->n_warnings++] = span_str(c, c->plan_note);
     for (size_t i = 0; i < c->n_notes; i++)
         out->audit[out->n_audit++] =
             (struct cg_kv){cg_str_from(c->notes[i].key), span_str(c, c->notes[i].value)};
