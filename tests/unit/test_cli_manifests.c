@@ -402,6 +402,47 @@ static void completion(void **state)
     assert_int_equal(r.rc, 2);
 }
 
+/* lint names every error of a file, and says what is wrong with a manifest among policies. */
+static void lint_every_error(void **state)
+{
+    (void)state;
+    struct cli r;
+    const char *dir =
+        scratch_dir("lint", "shop.yaml",
+                    "apiVersion: cellgate.io/v1\n"
+                    "kind: ReleasePolicy\n"
+                    "metadata: {name: shop}\n"
+                    "spec:\n"
+                    "  match: {namespaces: [shop], paws: 1}\n"
+                    "  cells: {names: []}\n"
+                    "  gray:\n"
+                    "    groups: [rest, {perCell: 1}]\n"
+                    "  traffic: {drainTimeout: forever}\n"
+                    "---\n"
+                    "apiVersion: cellgate.io/v1\n"
+                    "kind: ReleasePolicy\n"
+                    "metadata: {name: Bad_Name}\n"
+                    "spec: {}\n",
+                    "deploy.yaml", deploy_yaml, "tab.yaml",
+                    "apiVersion: cellgate.io/v1\nkind: ReleasePolicy\nmetadata:\n  name: x\n"
+                    "\tspec: {}\n",
+                    NULL);
+    cli(&r, NULL, "policy", "lint", dir, NULL);
+    assert_int_equal(r.rc, 1);
+    assert_string_equal(r.out, "");
+    assert_contains(r.err,
+                    "deploy.yaml:3:7: kind: \"Deployment\" is not a ReleasePolicy: keep only "
+                    "policies under ");
+    assert_contains(r.err, "deploy.yaml:32:7: kind: \"ConfigMap\" is not a ReleasePolicy");
+    assert_contains(r.err, "shop.yaml:5:31: unknown key \"paws\" in spec.match");
+    assert_contains(r.err, "shop.yaml:6:18: spec.cells.names: the cell list is empty");
+    assert_contains(r.err, "shop.yaml:8:20: spec.gray.groups[1]: no group can follow \"rest\"");
+    assert_contains(r.err,
+                    "shop.yaml:9:27: spec.traffic.drainTimeout: \"forever\" is not a duration");
+    assert_contains(r.err, "shop.yaml:13:18: metadata.name: \"Bad_Name\" is not a DNS-1123 name");
+    assert_contains(r.err, "tab.yaml:5:1: YAML: a tab character: YAML indents with spaces only");
+}
+
 int main(void)
 {
     cg_test_jansson_use_cmocka();
@@ -409,7 +450,7 @@ int main(void)
         cmocka_unit_test(review_yaml_table),   cmocka_unit_test(review_yaml_json),
         cmocka_unit_test(review_yaml_objects), cmocka_unit_test(review_update_and_user),
         cmocka_unit_test(review_errors),       cmocka_unit_test(help_everywhere),
-        cmocka_unit_test(completion),
+        cmocka_unit_test(completion),          cmocka_unit_test(lint_every_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1130,10 +1130,26 @@ static enum cg_status decode_traffic(struct ctx *c, const struct cg_ynode *n,
 
 static const char *const enforcement_names[] = {"enforce", "warn", "audit", NULL};
 
-enum cg_status cg__policy_decode_doc(const char *file, const struct cg_ynode *doc,
-                                     struct cg_arena *mem, const char *tz_dir,
-                                     struct cg_policy *out, int *name_line, int *name_col,
-                                     struct cg_err *err)
+/* A Kubernetes object saved where policies live: say so, and where they belong. */
+static enum cg_status not_a_policy(struct ctx *c, const struct cg_ynode *at, const char *kind)
+{
+    char dir[PATH_MAX_LEN];
+    snprintf(dir, sizeof(dir), "%s", c->file);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof(dir), ".");
+    return fail(c, at, "kind: \"%s\" is not a ReleasePolicy: keep only policies under %s", kind,
+                dir);
+}
+
+/* *in_sections: whether it got past the document's head (whose first error ends it). */
+static enum cg_status decode_doc(const char *file, const struct cg_ynode *doc, struct cg_arena *mem,
+                                 const char *tz_dir, struct cg_policy *out, int *name_line,
+                                 int *name_col,
+                                 void (*on_error)(const struct cg_err *err, void *ud), void *ud,
+                                 struct cg_err *err, bool *in_sections)
 {
     static const char *const keys[] = {"apiVersion", "kind", "metadata", "spec", NULL};
     static const char *const meta_keys[] = {"name", "labels", "annotations", NULL};
@@ -1147,10 +1163,18 @@ enum cg_status cg__policy_decode_doc(const char *file, const struct cg_ynode *do
     memset(out, 0, sizeof(*out));
     out->file = mem_strdup(c, file);
     out->line = doc->line;
-    if ((st = expect_map(c, doc, "the document")) || (st = check_keys(c, doc, "", keys)))
+    if ((st = expect_map(c, doc, "the document")))
         return st;
     const struct cg_ynode *api = get(doc, "apiVersion"), *kind = get(doc, "kind"),
                           *meta = get(doc, "metadata"), *spec = get(doc, "spec");
+    /* another API's object (a Deployment saved into the policy folder) */
+    if (kind != NULL && kind->kind == CG_YNODE_SCALAR && kind->value != NULL &&
+        strcmp(kind->value, "ReleasePolicy") != 0 &&
+        (api == NULL || api->kind != CG_YNODE_SCALAR || api->value == NULL ||
+         strncmp(api->value, "cellgate.io/", 12) != 0))
+        return not_a_policy(c, kind, kind->value);
+    if ((st = check_keys(c, doc, "", keys)))
+        return st;
     if (!api)
         return missing(c, doc, "", "apiVersion");
     if ((st = get_string(c, api, "apiVersion", &s)))
@@ -1201,31 +1225,72 @@ enum cg_status cg__policy_decode_doc(const char *file, const struct cg_ynode *do
         return missing(c, doc, "", "spec");
     if ((st = expect_map(c, spec, "spec")) || (st = check_keys(c, spec, "spec", spec_keys)))
         return st;
+    /* From here each section is checked even when one before it failed, so that one run
+     * names every error (a section's own checks stop at its first). */
+    *in_sections = true;
+    enum cg_status first = CG_OK;
+#define SECTION(expr)                                                                              \
+    do {                                                                                           \
+        enum cg_status s_ = (expr);                                                                \
+        if (s_ != CG_OK) {                                                                         \
+            if (first == CG_OK)                                                                    \
+                first = s_;                                                                        \
+            if (on_error != NULL)                                                                  \
+                on_error(c->err, ud);                                                              \
+        }                                                                                          \
+    } while (0)
     const struct cg_ynode *v;
-    if (!(v = get(spec, "match")))
-        return missing(c, spec, "spec", "match");
-    if ((st = decode_match(c, v, &out->match)))
-        return st;
+    SECTION((v = get(spec, "match")) ? decode_match(c, v, &out->match)
+                                     : missing(c, spec, "spec", "match"));
     int e = CG_ENFORCE_ENFORCE;
-    if ((v = get(spec, "enforcement")) &&
-        (st = get_enum(c, v, "spec.enforcement", enforcement_names, &e)))
-        return st;
+    if ((v = get(spec, "enforcement")))
+        SECTION(get_enum(c, v, "spec.enforcement", enforcement_names, &e));
     out->enforcement = (enum cg_enforcement)e;
-    if (!(v = get(spec, "cells")))
-        return missing(c, spec, "spec", "cells");
-    if ((st = decode_cells(c, v, &out->cells)))
-        return st;
-    if (!(v = get(spec, "gray")))
-        return missing(c, spec, "spec", "gray");
-    if ((st = decode_gray(c, v, &out->gray)))
-        return st;
-    if ((st = decode_monitor(c, get(spec, "monitor"), &out->monitor)))
-        return st;
-    if ((st = decode_emergency(c, get(spec, "emergency"), &out->emergency)))
-        return st;
-    if ((st = decode_traffic(c, get(spec, "traffic"), &out->traffic)))
-        return st;
-    return CG_OK;
+    SECTION((v = get(spec, "cells")) ? decode_cells(c, v, &out->cells)
+                                     : missing(c, spec, "spec", "cells"));
+    SECTION((v = get(spec, "gray")) ? decode_gray(c, v, &out->gray)
+                                    : missing(c, spec, "spec", "gray"));
+    SECTION(decode_monitor(c, get(spec, "monitor"), &out->monitor));
+    SECTION(decode_emergency(c, get(spec, "emergency"), &out->emergency));
+    SECTION(decode_traffic(c, get(spec, "traffic"), &out->traffic));
+#undef SECTION
+    return first;
+}
+
+enum cg_status cg__policy_decode_doc_each(const char *file, const struct cg_ynode *doc,
+                                          struct cg_arena *mem, const char *tz_dir,
+                                          struct cg_policy *out, int *name_line, int *name_col,
+                                          void (*on_error)(const struct cg_err *err, void *ud),
+                                          void *ud, struct cg_err *err)
+{
+    bool in_sections = false;
+    enum cg_status st = decode_doc(file, doc, mem, tz_dir, out, name_line, name_col, on_error, ud,
+                                   err, &in_sections);
+    if (st != CG_OK && !in_sections && on_error != NULL)
+        on_error(err, ud);
+    return st;
+}
+
+/* Keeps the first error only. */
+static void keep_first(const struct cg_err *e, void *ud)
+{
+    struct cg_err *first = ud;
+    if (first->status == CG_OK)
+        *first = *e;
+}
+
+enum cg_status cg__policy_decode_doc(const char *file, const struct cg_ynode *doc,
+                                     struct cg_arena *mem, const char *tz_dir,
+                                     struct cg_policy *out, int *name_line, int *name_col,
+                                     struct cg_err *err)
+{
+    struct cg_err first;
+    cg_err_clear(&first);
+    enum cg_status st = cg__policy_decode_doc_each(file, doc, mem, tz_dir, out, name_line, name_col,
+                                                   keep_first, &first, err);
+    if (st != CG_OK && first.status != CG_OK && err != NULL)
+        *err = first;
+    return st;
 }
 
 const char *cg_enforcement_str(enum cg_enforcement e)

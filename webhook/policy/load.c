@@ -84,6 +84,11 @@ void cg__policy_dispose(struct cg_policy *p)
     }
 }
 
+static void report_cb(const struct cg_err *e, void *ud)
+{
+    report(ud, e);
+}
+
 static void load_text(struct loader *L, const char *file, const char *data, size_t len)
 {
     struct cg_err e;
@@ -100,10 +105,11 @@ static void load_text(struct loader *L, const char *file, const char *data, size
             continue; /* an empty document, e.g. after a trailing --- */
         struct cg_policy p;
         struct name_pos np = {0, 0};
-        if (cg__policy_decode_doc(file, docs[i], &L->mem, NULL, &p, &np.line, &np.col, &e)) {
+        enum cg_status st = cg__policy_decode_doc_each(file, docs[i], &L->mem, NULL, &p, &np.line,
+                                                       &np.col, report_cb, L, &e);
+        if (st != CG_OK) { /* every error went to report_cb */
             cg__policy_dispose(&p);
-            report(L, &e);
-            return; /* the rest of this file would only repeat the noise */
+            continue; /* the next document is a policy of its own: check it too */
         }
         if (L->n == L->cap) {
             L->cap = L->cap ? 2 * L->cap : 16;

@@ -17,6 +17,14 @@ enum cg_status cg__policy_decode_doc(const char *file, const struct cg_ynode *do
                                      struct cg_arena *mem, const char *tz_dir,
                                      struct cg_policy *out, int *name_line, int *name_col,
                                      struct cg_err *err);
+/* The same, reporting every error it can find to on_error (one per section of spec: match,
+ * cells, gray, monitor, emergency, traffic, after the document's head), not only the first.
+ * Returns the first error's status; err holds the last one. */
+enum cg_status cg__policy_decode_doc_each(const char *file, const struct cg_ynode *doc,
+                                          struct cg_arena *mem, const char *tz_dir,
+                                          struct cg_policy *out, int *name_line, int *name_col,
+                                          void (*on_error)(const struct cg_err *err, void *ud),
+                                          void *ud, struct cg_err *err);
 
 /* Frees what a policy owns outside the set's memory (the zones of weekly windows). */
 void cg__policy_dispose(struct cg_policy *p);

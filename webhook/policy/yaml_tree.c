@@ -10,6 +10,8 @@
 struct parser {
     yaml_parser_t p;
     const char *file;
+    const char *data; /* the input, to say what is at an error's position */
+    size_t len;
     struct cg_arena *arena;
     struct cg_err *err;
 };
@@ -32,6 +34,23 @@ static enum cg_status next_event(struct parser *ps, yaml_event_t *ev)
         m.column = ps->p.problem_offset;
     }
     const char *problem = ps->p.problem ? ps->p.problem : "syntax error";
+    /* libyaml's words for the usual slips, said as what to change */
+    size_t at = ps->p.problem_mark.index;
+    const char *hint = NULL;
+    if ((at < ps->len && ps->data[at] == '\t') || strstr(problem, "tab") != NULL)
+        hint = "a tab character: YAML indents with spaces only; replace the tab with spaces";
+    else if (strcmp(problem, "mapping values are not allowed in this context") == 0)
+        hint = "unexpected ':': a key indented deeper than the keys around it, or a value "
+               "holding \": \" that needs quotes";
+    else if (strcmp(problem, "did not find expected key") == 0)
+        hint = "this line is not indented like the keys before it: the keys of one mapping "
+               "start in the same column";
+    else if (strcmp(problem, "did not find expected '-' indicator") == 0)
+        hint = "this line is not indented like the list items before it: the items of one "
+               "list start with '-' in the same column";
+    if (hint != NULL)
+        return cg_err_set_at(ps->err, CG_EPARSE, ps->file, (int)m.line + 1, (int)m.column + 1,
+                             "YAML: %s", hint);
     if (ps->p.context)
         return cg_err_set_at(ps->err, CG_EPARSE, ps->file, (int)m.line + 1, (int)m.column + 1,
                              "YAML: %s %s", problem, ps->p.context);
@@ -208,7 +227,7 @@ enum cg_status cg__yaml_parse(const char *file, const char *data, size_t len,
                               struct cg_err *err)
 {
     enum cg_status st = CG_OK;
-    struct parser ps = {.file = file, .arena = arena, .err = err};
+    struct parser ps = {.file = file, .data = data, .len = len, .arena = arena, .err = err};
     struct vec v = {0};
     yaml_event_t ev;
     bool ev_live = false;
