@@ -103,7 +103,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                   "cg_review_run returns CG_OK");
             check(o.http_status == 200, "a valid review answers 200 under any accepted set");
             json_error_t jerr;
-            json_t *doc = json_loadb(out.data, out.len, JSON_REJECT_DUPLICATES, &jerr);
+            json_t *doc =
+                json_loadb(out.data, out.len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
             if (doc == NULL)
                 fprintf(stderr, "response: %.*s\n%s\n", (int)out.len, out.data, jerr.text);
             check(doc != NULL, "the response is JSON");

@@ -73,7 +73,8 @@ static void check_patch(const json_t *resp, const uint8_t *data, size_t size)
     check(json_is_array(patch) && json_array_size(patch) > 0, "the patch is a non-empty array");
     /* The body as jansson reads it; the decoder accepts a few documents jansson does not
      * (test_admission_diff.c lists them): then there is nothing to apply the patch to. */
-    json_t *body = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *body =
+        json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (body != NULL) {
         json_t *obj = json_object_get(json_object_get(body, "request"), "object");
         if (json_is_object(obj)) {
@@ -108,7 +109,7 @@ static void run_one(enum cg_review_path path, const uint8_t *data, size_t size)
         check(memchr(out.data, '\n', out.len) == NULL, "a 400 reason is one line");
     } else {
         json_error_t jerr;
-        json_t *doc = json_loadb(out.data, out.len, JSON_REJECT_DUPLICATES, &jerr);
+        json_t *doc = json_loadb(out.data, out.len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
         if (doc == NULL)
             fprintf(stderr, "response: %.*s\n%s\n", (int)out.len, out.data, jerr.text);
         check(doc != NULL, "a 200 response is JSON");
