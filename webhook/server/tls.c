@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <h2o.h>
 #include <openssl/bn.h>
@@ -35,6 +37,42 @@ static void serial_hex(X509 *x, char *out, size_t n)
     BN_free(bn);
 }
 
+/* Is gid the process's own group (its effective group or a supplementary one)? */
+static bool own_group(gid_t gid)
+{
+    if (gid == getegid())
+        return true;
+    gid_t groups[256];
+    int n = getgroups(256, groups);
+    for (int i = 0; i < n; i++)
+        if (groups[i] == gid)
+            return true;
+    return false;
+}
+
+/* The private key must be ours alone: never readable or writable by others, and readable by
+ * a group only when that group is our own (a Kubernetes Secret volume mounted 0440 with the
+ * pod's fsGroup, the way a non-root container reads it). Anything else is refused with what
+ * to do about it; the file is checked where it resolves (a Secret mount's symlinks). */
+static enum cg_status check_key_mode(const char *key_file, int fd, struct cg_err *err)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) != 0)
+        return cg_err_set(err, CG_ETLS, "key %s: %s", key_file, strerror(errno));
+    unsigned mode = (unsigned)(sb.st_mode & 07777);
+    if ((sb.st_mode & S_IRWXO) != 0)
+        return cg_err_set(err, CG_ETLS,
+                          "key %s is readable by others (mode %04o): refused; make it 0600 "
+                          "(or 0440 with the pod's fsGroup)",
+                          key_file, mode);
+    if ((sb.st_mode & (S_IRGRP | S_IWGRP)) != 0 && !own_group(sb.st_gid))
+        return cg_err_set(err, CG_ETLS,
+                          "key %s is readable by group %u, not ours (mode %04o): refused; make "
+                          "it 0600, or give it our group",
+                          key_file, (unsigned)sb.st_gid, mode);
+    return CG_OK;
+}
+
 enum cg_status cg_tls_ctx_load(const char *cert_file, const char *key_file, bool http2,
                                SSL_CTX **out, char *serial, size_t serial_len, struct cg_err *err)
 {
@@ -53,7 +91,11 @@ enum cg_status cg_tls_ctx_load(const char *cert_file, const char *key_file, bool
                             strerror(errno));
             goto out;
         }
+        if (i == 1)
+            st = check_key_mode(files[i], fileno(f), err);
         fclose(f);
+        if (st != CG_OK)
+            goto out;
     }
     ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == NULL) {
