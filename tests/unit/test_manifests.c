@@ -782,6 +782,23 @@ static void check_deployment(struct manifests *m, struct report *r)
     yaml_node_t *tv = volume_at(d, c, "/etc/cellgate/tls");
     if (tv == NULL || scalar(d, get(d, tv, "secret", "secretName", NULL)) == NULL)
         bad(r, d, c, "/etc/cellgate/tls must mount the TLS Secret (no subPath)");
+    /* The webhook refuses a key readable by others, or by a group that is not its own
+     * (server/tls.c): the Secret's files must be 0400/0600, or 0440 with the pod's fsGroup.
+     * (Kubernetes' default, 0644, would keep it from starting.) */
+    const char *dm = scalar(d, get(d, tv, "secret", "defaultMode", NULL));
+    long mode = -1;
+    if (dm != NULL) {
+        char *endp = NULL;
+        bool yaml12 = strncmp(dm, "0o", 2) == 0;
+        mode = strtol(yaml12 ? dm + 2 : dm, &endp, yaml12 ? 8 : 0);
+        if (endp == NULL || *endp != '\0')
+            mode = -1;
+    }
+    if (mode < 0 || (mode & 07) != 0 ||
+        ((mode & 070) != 0 && get(d, pod, "securityContext", "fsGroup", NULL) == NULL))
+        bad(r, d, tv,
+            "the TLS Secret's defaultMode must be 0400/0600, or 0440 with the pod's fsGroup "
+            "(the webhook refuses a key others can read)");
 
     /* Spread over zones, by topology spread or by anti-affinity. */
     bool zones = false;
@@ -1441,6 +1458,15 @@ static void test_deployment_broken(void **state)
     CG_BROKEN(check_deployment, "automountServiceAccountToken must be true",
               {CG_DEPLOYMENT_YAML, MUT_REPLACE_FIRST, "automountServiceAccountToken: true",
                "automountServiceAccountToken: false"});
+    CG_BROKEN(check_deployment, "allowPrivilegeEscalation must be false",
+              {CG_DEPLOYMENT_YAML, MUT_REPLACE_FIRST, "allowPrivilegeEscalation: false",
+               "allowPrivilegeEscalation: true"});
+    CG_BROKEN(check_deployment, "seccompProfile must be RuntimeDefault",
+              {CG_DEPLOYMENT_YAML, MUT_REPLACE_ALL, "type: RuntimeDefault", "type: Unconfined"});
+    CG_BROKEN(check_deployment, "the webhook refuses a key others can read",
+              {CG_DEPLOYMENT_YAML, MUT_REPLACE_FIRST, "defaultMode: 0440", "defaultMode: 0644"});
+    CG_BROKEN(check_deployment, "the webhook refuses a key others can read",
+              {CG_DEPLOYMENT_YAML, MUT_REPLACE_FIRST, "fsGroup: 65532", "supplementalGroups: []"});
 }
 
 #define CG_RBAC_YAML "base/rbac.yaml"
@@ -1673,7 +1699,8 @@ static void test_kustomize_build(void **state)
     assert_non_null(strstr(base, "kind: MutatingWebhookConfiguration"));
     assert_non_null(strstr(base, "kind: ValidatingWebhookConfiguration"));
     assert_non_null(strstr(base, "name: cellgate-policies"));
-    assert_non_null(strstr(base, "image: cellgate-webhook:"));
+    /* the image scripts/image builds, named by the kustomize images entry */
+    assert_non_null(strstr(base, "image: cellgate:0.1.0\n"));
     assert_null(strstr(base, "kind: Certificate"));
     free(base);
     char *cm = kustomize_build(CG_MANIFESTS_DIR "/cert-manager");
