@@ -9,6 +9,10 @@
  *     test_manifests asserts hold on what the server stored; the service accounts get exactly
  *     the access the manifests grant (`kubectl auth can-i`).
  *  3. Everything deleted, the webhook configurations first.
+ *  4. `cellgate uninstall` on a stand-in installation in a second scratch namespace (webhook
+ *     configurations that fail open and match configmaps there only, a controller Deployment
+ *     of 0 replicas, a placed pod holding two drain finalizers and one of someone else's):
+ *     it deletes in that order and leaves only the other finalizer.
  *
  * The registered webhook configurations can never block the cluster: their namespaceSelector
  * is replaced by one that matches the scratch namespace only (in which nothing is created),
@@ -121,12 +125,25 @@ static bool is_webhooks(const char *kind)
            strcmp(kind, "ValidatingWebhookConfiguration") == 0;
 }
 
+static char uscratch[80]; /* the namespace of the uninstall test */
+
 /* Deletes what step 2 created: webhook configurations first, then the rest. */
 static void cleanup(void)
 {
     char out[4096];
     if (scratch[0] == '\0')
         return;
+    if (uscratch[0] != '\0') { /* the uninstall test's, if it failed half-way */
+        sh(out, sizeof(out),
+           "%s delete mutatingwebhookconfiguration,validatingwebhookconfiguration %s-hooks "
+           "--ignore-not-found",
+           kubectl, uscratch);
+        sh(out, sizeof(out),
+           "%s -n %s patch pod placed --type=merge -p '{\"metadata\":{\"finalizers\":null}}'",
+           kubectl, uscratch);
+        sh(out, sizeof(out), "%s delete namespace %s --ignore-not-found --wait=false", kubectl,
+           uscratch);
+    }
     static const char *const order[] = {"mutatingwebhookconfiguration",
                                         "validatingwebhookconfiguration", "clusterrolebinding",
                                         "clusterrole"};
@@ -463,11 +480,94 @@ static void apply_compare_delete(void **state)
         fail_msg("left behind: %s", out);
 }
 
+/* 4. */
+static void uninstall_in_order(void **state)
+{
+    (void)state;
+    NEED_CLUSTER();
+    static char out[65536];
+    snprintf(uscratch, sizeof(uscratch), "%s-u", scratch);
+    char file[700];
+    snprintf(file, sizeof(file), "%s/uninstall.yaml", work);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: cellgate-controller, "
+            "namespace: %s}\n"
+            "spec:\n  replicas: 0\n  selector: {matchLabels: {app: c}}\n"
+            "  template:\n    metadata: {labels: {app: c}}\n"
+            "    spec: {containers: [{name: c, image: pause}]}\n"
+            "---\n"
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: placed\n  namespace: %s\n"
+            "  labels: {cellgate.io/cell: zone-a}\n"
+            "  finalizers: [cellgate.io/drain-service, example.com/keep, cellgate.io/drain-lb]\n"
+            "spec: {containers: [{name: c, image: pause}]}\n",
+            uscratch, uscratch);
+    for (int m = 0; m < 2; m++)
+        fprintf(f,
+                "---\n"
+                "apiVersion: admissionregistration.k8s.io/v1\nkind: %s\n"
+                "metadata: {name: %s-hooks}\n"
+                "webhooks:\n"
+                "  - name: configmaps.test.cellgate.io\n"
+                "    admissionReviewVersions: [v1]\n    sideEffects: None\n"
+                "    failurePolicy: Ignore\n    timeoutSeconds: 1\n"
+                "    clientConfig: {service: {name: nobody, namespace: %s, path: /x}}\n"
+                "    namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: %s}}\n"
+                "    rules: [{apiGroups: [\"\"], apiVersions: [v1], resources: [configmaps], "
+                "operations: [CREATE]}]\n",
+                m ? "ValidatingWebhookConfiguration" : "MutatingWebhookConfiguration", uscratch,
+                uscratch, uscratch);
+    fclose(f);
+    assert_int_equal(sh(out, sizeof(out), "%s create namespace %s", kubectl, uscratch), 0);
+    if (sh(out, sizeof(out), "%s apply -f %s", kubectl, file) != 0)
+        fail_msg("cannot set up the stand-in installation:\n%s", out);
+
+    const char *kc = cg_test_cluster_kubeconfig();
+    int rc = sh(out, sizeof(out),
+                "%s/cellgate uninstall --kubeconfig '%s' --namespace %s --webhook-configuration "
+                "%s-hooks --pods-namespace %s",
+                CG_BINARY_DIR, kc, uscratch, uscratch, uscratch);
+    fprintf(stderr, "%s", out);
+    if (rc != 0)
+        fail_msg("cellgate uninstall exited %d", rc);
+    char want[4][300];
+    snprintf(want[0], sizeof(want[0]), "deleted MutatingWebhookConfiguration %s-hooks\n", uscratch);
+    snprintf(want[1], sizeof(want[1]), "deleted ValidatingWebhookConfiguration %s-hooks\n",
+             uscratch);
+    snprintf(want[2], sizeof(want[2]), "deleted Deployment %s/cellgate-controller\n", uscratch);
+    snprintf(want[3], sizeof(want[3]), "removed 2 drain finalizers from pod %s/placed\n", uscratch);
+    const char *last = out;
+    for (int i = 0; i < 4; i++) {
+        const char *at = strstr(out, want[i]);
+        if (at == NULL || at < last)
+            fail_msg("\"%s\" missing or out of order in:\n%s", want[i], out);
+        last = at;
+    }
+    /* what is left: the other finalizer only; no webhook configuration */
+    assert_int_equal(sh(out, sizeof(out),
+                        "%s -n %s get pod placed -o jsonpath='{.metadata.finalizers}'", kubectl,
+                        uscratch),
+                     0);
+    assert_string_equal(out, "[\"example.com/keep\"]");
+    assert_int_not_equal(
+        sh(out, sizeof(out), "%s get mutatingwebhookconfiguration %s-hooks", kubectl, uscratch), 0);
+    /* and a second run finds nothing to do */
+    rc = sh(out, sizeof(out),
+            "%s/cellgate uninstall --kubeconfig '%s' --namespace %s --webhook-configuration "
+            "%s-hooks --pods-namespace %s",
+            CG_BINARY_DIR, kc, uscratch, uscratch, uscratch);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "-hooks: not there\n"));
+    assert_non_null(strstr(out, "0 removed from 0 of the 1 pods cellgate placed"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(server_dry_run),
         cmocka_unit_test(apply_compare_delete),
+        cmocka_unit_test(uninstall_in_order),
     };
     return cg_test_run("e2e manifests", tests, sizeof(tests) / sizeof(tests[0]), group_setup,
                        group_teardown);

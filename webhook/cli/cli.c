@@ -167,6 +167,10 @@ static int run_version(int argc, char **argv, FILE *in, FILE *out, FILE *err)
 {
     return cmd_version(argc, argv, out, err);
 }
+static int run_uninstall(int argc, char **argv, FILE *in, FILE *out, FILE *err)
+{
+    return cg__cli_uninstall(argc, argv, out, err);
+}
 static int run_completion(int argc, char **argv, FILE *in, FILE *out, FILE *err);
 
 static const struct entry commands[] = {
@@ -176,6 +180,8 @@ static const struct entry commands[] = {
      "review manifests or AdmissionReviews as the webhook would"},
     {&cg__cli_plan_command, run_plan, "print a policy's group plan per cell for N replicas"},
     {&response_show_command, cmd_response_show, "print an AdmissionReview response readably"},
+    {&cg__cli_uninstall_command, run_uninstall,
+     "remove cellgate from a cluster: webhooks, controller, drain finalizers"},
     {&completion_command, run_completion, "print a bash or zsh completion script"},
     {&version_command, run_version, "print the version and git revision"},
 };
@@ -202,27 +208,28 @@ static void print_words(const char *complete, FILE *out)
 
 static void completion_bash(FILE *out)
 {
-    fputs("# bash completion for cellgate: source <(cellgate completion bash)\n"
-          "_cellgate() {\n"
-          "    local cur prev cmd\n"
-          "    cur=\"${COMP_WORDS[COMP_CWORD]}\"\n"
-          "    prev=\"${COMP_WORDS[COMP_CWORD-1]}\"\n"
-          "    if [ \"$COMP_CWORD\" -eq 1 ]; then\n"
-          "        COMPREPLY=($(compgen -W \"policy review apply plan response completion version "
-          "--help --version\" -- \"$cur\"))\n"
-          "        return\n"
-          "    fi\n"
-          "    cmd=\"${COMP_WORDS[1]}\"\n"
-          "    case \"$cmd\" in policy|response) cmd=\"$cmd ${COMP_WORDS[2]}\";; apply) "
-          "cmd=review;; esac\n"
-          "    if [ \"$COMP_CWORD\" -eq 2 ]; then\n"
-          "        case \"$cmd\" in\n"
-          "        policy*) COMPREPLY=($(compgen -W \"lint test\" -- \"$cur\")); return;;\n"
-          "        response*) COMPREPLY=($(compgen -W \"show\" -- \"$cur\")); return;;\n"
-          "        esac\n"
-          "    fi\n"
-          "    case \"$cmd\" in\n",
-          out);
+    fputs(
+        "# bash completion for cellgate: source <(cellgate completion bash)\n"
+        "_cellgate() {\n"
+        "    local cur prev cmd\n"
+        "    cur=\"${COMP_WORDS[COMP_CWORD]}\"\n"
+        "    prev=\"${COMP_WORDS[COMP_CWORD-1]}\"\n"
+        "    if [ \"$COMP_CWORD\" -eq 1 ]; then\n"
+        "        COMPREPLY=($(compgen -W \"policy review apply plan response uninstall completion "
+        "version --help --version\" -- \"$cur\"))\n"
+        "        return\n"
+        "    fi\n"
+        "    cmd=\"${COMP_WORDS[1]}\"\n"
+        "    case \"$cmd\" in policy|response) cmd=\"$cmd ${COMP_WORDS[2]}\";; apply) "
+        "cmd=review;; esac\n"
+        "    if [ \"$COMP_CWORD\" -eq 2 ]; then\n"
+        "        case \"$cmd\" in\n"
+        "        policy*) COMPREPLY=($(compgen -W \"lint test\" -- \"$cur\")); return;;\n"
+        "        response*) COMPREPLY=($(compgen -W \"show\" -- \"$cur\")); return;;\n"
+        "        esac\n"
+        "    fi\n"
+        "    case \"$cmd\" in\n",
+        out);
     for (size_t i = 0; i < N_COMMANDS; i++) {
         const struct cg__cli_command *c = commands[i].cmd;
         fprintf(out, "    \"%s\")\n        case \"$prev\" in\n", c->name);
@@ -285,7 +292,8 @@ static void completion_zsh(FILE *out)
           "    local -a cmds\n"
           "    cmds=(policy:'lint or test policies' review:'review manifests or "
           "AdmissionReviews' apply:'same as review' plan:'group plan per cell' "
-          "response:'show an AdmissionReview response' completion:'shell completion' "
+          "response:'show an AdmissionReview response' uninstall:'remove cellgate from a cluster' "
+          "completion:'shell completion' "
           "version:'version and git revision')\n"
           "    if (( CURRENT == 2 )); then _describe command cmds; return; fi\n"
           "    local cmd=${words[2]}\n"

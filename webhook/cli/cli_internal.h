@@ -172,6 +172,8 @@ void cg__cli_print_decision(const char *label, const char *where,
 
 extern const struct cg__cli_command cg__cli_review_command;
 int cg__cli_review(int argc, char **argv, FILE *in, FILE *out, FILE *err);
+extern const struct cg__cli_command cg__cli_uninstall_command;
+int cg__cli_uninstall(int argc, char **argv, FILE *out, FILE *err);
 extern const struct cg__cli_command cg__cli_plan_command;
 int cg__cli_plan(int argc, char **argv, FILE *out, FILE *err);
 extern const struct cg__cli_command cg__cli_policy_test_command;
