@@ -3,6 +3,7 @@
  * misspelled expectation fails the case instead of passing it unchecked. */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -568,6 +569,10 @@ static void case_collect(const char *case_dir, struct case_result *r)
         tc.dir[--n] = '\0';
     const char *slash = strrchr(tc.dir, '/');
     tc.name = slash ? slash + 1 : tc.dir;
+    char real[PATH_MAX];
+    if ((strcmp(tc.name, ".") == 0 || strcmp(tc.name, "..") == 0) &&
+        realpath(tc.dir, real) != NULL && strrchr(real, '/') != NULL && strrchr(real, '/')[1])
+        tc.name = strrchr(real, '/') + 1; /* "cellgate policy test ." names the case */
     size_t before_len = 0, details_len = 0;
     memset(r, 0, sizeof(*r));
     tc.before = open_memstream(&r->before, &before_len);
