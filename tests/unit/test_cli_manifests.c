@@ -315,6 +315,21 @@ static void review_errors(void **state)
     cli(&r, NULL, "review", "-f", CG_BINARY_DIR "/no-such.yaml", "--policies", EXAMPLES, NULL);
     assert_int_equal(r.rc, 1);
     assert_contains(r.err, "no-such.yaml: No such file");
+    /* an alias bomb stops at a bound instead of eating the machine */
+    char bomb[4096] = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+    for (int i = 1; i < 9; i++) {
+        size_t n = strlen(bomb);
+        n += (size_t)snprintf(bomb + n, sizeof(bomb) - n, "a%d: &a%d [", i, i);
+        for (int k = 0; k < 10; k++)
+            n += (size_t)snprintf(bomb + n, sizeof(bomb) - n, "%s*a%d", k ? ", " : "", i - 1);
+        snprintf(bomb + n, sizeof(bomb) - n, "]\n");
+    }
+    const char *bdir = scratch_dir("bomb", "bomb.yaml", bomb, NULL);
+    char bfile[1200];
+    snprintf(bfile, sizeof(bfile), "%s/bomb.yaml", bdir);
+    cli(&r, NULL, "review", "-f", bfile, "--policies", EXAMPLES, NULL);
+    assert_int_equal(r.rc, 1);
+    assert_contains(r.err, "at most 1000000 values (aliases included)");
     /* --namespace fills in, and must not contradict */
     cli(&r, NULL, "review", "-f", files[0], "--policies", EXAMPLES, "-n", "shop", NULL);
     assert_int_equal(r.rc, 1);

@@ -13,6 +13,8 @@
 #include "cli/cli_internal.h"
 
 #define MAX_DEPTH 64
+/* Values one document may expand to: aliases can make a small file huge ("billion laughs"). */
+#define MAX_NODES 1000000
 
 /* --- YAML to jansson ---------------------------------------------------------------------- */
 
@@ -93,10 +95,11 @@ static void pointer_append(char *path, size_t cap, const char *key)
 
 /* lines (may be NULL) gets "pointer" -> line of the node, for every node. */
 static json_t *yaml_to_json(yaml_document_t *doc, const yaml_node_t *n, int depth, char *path,
-                            json_t *lines)
+                            json_t *lines, size_t *budget)
 {
-    if (n == NULL || depth > MAX_DEPTH)
+    if (n == NULL || depth > MAX_DEPTH || *budget == 0)
         return NULL;
+    (*budget)--;
     if (lines != NULL)
         json_object_set_new(lines, path, json_integer((json_int_t)n->start_mark.line + 1));
     size_t plen = strlen(path);
@@ -111,7 +114,8 @@ static json_t *yaml_to_json(yaml_document_t *doc, const yaml_node_t *n, int dept
             char key[32];
             snprintf(key, sizeof(key), "%zu", idx);
             pointer_append(path, CG_CLI_PATH_LEN, key);
-            json_t *v = yaml_to_json(doc, yaml_document_get_node(doc, *i), depth + 1, path, lines);
+            json_t *v =
+                yaml_to_json(doc, yaml_document_get_node(doc, *i), depth + 1, path, lines, budget);
             path[plen] = '\0';
             if (v == NULL) {
                 json_decref(a);
@@ -132,8 +136,8 @@ static json_t *yaml_to_json(yaml_document_t *doc, const yaml_node_t *n, int dept
             }
             const char *key = (const char *)k->data.scalar.value;
             pointer_append(path, CG_CLI_PATH_LEN, key);
-            json_t *v =
-                yaml_to_json(doc, yaml_document_get_node(doc, p->value), depth + 1, path, lines);
+            json_t *v = yaml_to_json(doc, yaml_document_get_node(doc, p->value), depth + 1, path,
+                                     lines, budget);
             if (lines != NULL) /* a key's line is where the key is written */
                 json_object_set_new(lines, path, json_integer((json_int_t)k->start_mark.line + 1));
             path[plen] = '\0';
@@ -217,14 +221,15 @@ static enum cg_status yaml_documents(const char *name, const char *data, size_t 
         }
         path[0] = '\0';
         const yaml_node_t *root = yaml_document_get_root_node(&doc);
-        json_t *v = yaml_to_json(&doc, root, 0, path, lines);
+        size_t budget = MAX_NODES;
+        json_t *v = yaml_to_json(&doc, root, 0, path, lines, &budget);
         int line = (int)root->start_mark.line + 1;
         yaml_document_delete(&doc);
         if (v == NULL) {
             st = cg_err_set(err, CG_EINVAL,
-                            "%s: document %zu (line %d): keys must be plain strings and nesting at "
-                            "most %d deep",
-                            name, index, line, MAX_DEPTH);
+                            "%s: document %zu (line %d): keys must be plain strings, nesting at "
+                            "most %d deep and the document at most %d values (aliases included)",
+                            name, index, line, MAX_DEPTH, MAX_NODES);
             break;
         }
         cg__cli_docs_add(out, v, index, line);
