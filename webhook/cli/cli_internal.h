@@ -1,13 +1,16 @@
 /* What the files of webhook/cli/ share; not an API. One file per concern:
  *
- *   cli.c       dispatch, help, version, `policy lint`, the helpers below
- *   args.c      argument values (RFC 3339 times)
- *   review.c    `cellgate review`
- *   cases.c     `cellgate policy test`: the case runner
- *   plan_cmd.c  `cellgate plan`
- *   output.c    `cellgate response show`, the JSON diff
- *   yaml.c      YAML documents to jansson values
- *   pods.c      the --pods cluster source
+ *   cli.c        dispatch, the command table, --help, version, completion, `policy lint`,
+ *                the helpers below
+ *   args.c       flag tables (parsing, --help), argument values (RFC 3339 times, counts)
+ *   review.c     `cellgate review`: inputs, the passes through the pipeline, the outputs
+ *   request.c    the AdmissionReview the API server would send for a plain object
+ *   cases.c      `cellgate policy test`: case.yaml checked, the case runner, reports
+ *   plan_cmd.c   `cellgate plan`
+ *   uninstall.c  `cellgate uninstall`, through kube/
+ *   output.c     `cellgate response show`, the decision table, patches, the JSON diff
+ *   yaml.c       YAML/JSON documents in (with positions and readable errors), YAML out
+ *   pods.c       the --pods cluster source
  *
  * Ownership follows jansson: json_t results are new references the caller releases. */
 #ifndef CG_CLI_INTERNAL_H

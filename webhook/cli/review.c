@@ -444,7 +444,6 @@ static void print_results(struct run *run)
         if (r->n_stages == 0)
             continue;
         if (want_patched(run)) {
-            const struct stage *last = &r->stages[r->n_stages - 1];
             for (size_t s = 0; s < r->n_stages; s++) {
                 if (strcmp(r->stages[s].decision, "denied") != 0)
                     continue;
@@ -454,7 +453,6 @@ static void print_results(struct run *run)
                 fprintf(run->err, "cellgate review: %s%sdenied: %s\n", r->object ? r->where : "",
                         r->object ? ": " : "", msg ? msg : "");
             }
-            (void)last;
             if (r->patched == NULL) {
                 fail(run, r->where, r->patched_err[0] ? r->patched_err : "no object to print");
                 continue;
@@ -496,7 +494,6 @@ int cg__cli_review(int argc, char **argv, FILE *in, FILE *out, FILE *err)
     int rc = cg__cli_args_parse(&cg__cli_review_command, argc, argv, &run.o, &pos, out, err);
     if (rc >= 0)
         return rc;
-    const struct cg__cli_command *cmd = &cg__cli_review_command;
     if (run.o.path != NULL && strcmp(run.o.path, "/mutate") != 0 &&
         strcmp(run.o.path, "/validate") != 0) {
         fprintf(err, "cellgate review: --path must be /mutate or /validate\n");
@@ -531,7 +528,6 @@ int cg__cli_review(int argc, char **argv, FILE *in, FILE *out, FILE *err)
         fprintf(err, "cellgate review: stdin (-) can be read only once\n");
         return 2;
     }
-    (void)cmd;
 
     rc = 1;
     struct cg_err e;
