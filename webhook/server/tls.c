@@ -209,8 +209,12 @@ enum cg_reload_result cg_tls_store_reload(struct cg_tls_store *s, bool force, st
         snprintf(s->last_error, sizeof(s->last_error), "%s", err->msg);
         pthread_mutex_unlock(&s->lock);
         atomic_fetch_add(&s->reloads_error, 1);
-        cg_log(CG_LOG_ERROR, "certificate reload failed; keeping the previous pair", "error",
-               err->msg, NULL);
+        /* At start there is no previous pair to keep: say so rather than promise one. */
+        bool have_pair = cg_snapshot_generation(&s->snap) > 0;
+        cg_log(CG_LOG_ERROR,
+               have_pair ? "certificate reload failed; keeping the previous pair"
+                         : "certificate pair does not load; no TLS without it",
+               "error", err->msg, NULL);
         return CG_RELOAD_FAILED;
     }
     cg_snapshot_publish(&s->snap, ctx);
