@@ -96,8 +96,12 @@ static enum cg_status check_keys(struct ctx *c, const struct cg_ynode *map, cons
     return CG_OK;
 }
 
+/* Lookups answer NULL on anything but a mapping, so a section read before its own type check
+ * (spec.traffic written as a list) is reported by that check instead of crashing here. */
 static const struct cg_ynode *get(const struct cg_ynode *map, const char *key)
 {
+    if (map->kind != CG_YNODE_MAP)
+        return NULL;
     for (size_t i = 0; i < map->n; i += 2)
         if (strcmp(map->items[i]->value, key) == 0)
             return map->items[i + 1];
@@ -106,6 +110,8 @@ static const struct cg_ynode *get(const struct cg_ynode *map, const char *key)
 
 static const struct cg_ynode *get_key(const struct cg_ynode *map, const char *key)
 {
+    if (map->kind != CG_YNODE_MAP)
+        return NULL;
     for (size_t i = 0; i < map->n; i += 2)
         if (strcmp(map->items[i]->value, key) == 0)
             return map->items[i];
