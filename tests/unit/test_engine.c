@@ -454,6 +454,54 @@ static void mutate_release_drops_stale_approval(void **state)
     cg_policy_set_unref(set);
 }
 
+/* The drain window: a release raises minReadySeconds to traffic.drainWindow (default 5 s),
+ * never lowers a higher one, and a policy with drainWindow: 0s leaves it alone. */
+static int64_t min_ready_after(const struct cg_policy_set *set, const char *patch_json)
+{
+    json_t *review = variant(RELEASE, patch_json);
+    struct run r;
+    run_json(set, CG_REVIEW_MUTATE, NOW_PLAIN, review, &r);
+    assert_string_equal(r.decision, "patched");
+    json_t *obj = patched(review, &r);
+    json_t *v = json_object_get(json_object_get(obj, "spec"), "minReadySeconds");
+    int64_t got = v == NULL ? -1 : (int64_t)json_integer_value(v);
+    run_dispose(&r);
+    json_decref(obj);
+    json_decref(review);
+    return got;
+}
+
+static void mutate_release_sets_drain_window(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set = load(payments_yaml, NULL);
+    assert_int_equal(set->items[0].traffic.drain_window_seconds, 5);
+    assert_int_equal(min_ready_after(set, NULL), 5);
+    assert_int_equal(min_ready_after(set, "[{\"op\":\"add\",\"path\":\"/request/object/spec/"
+                                          "minReadySeconds\",\"value\":3}]"),
+                     5);
+    assert_int_equal(min_ready_after(set, "[{\"op\":\"add\",\"path\":\"/request/object/spec/"
+                                          "minReadySeconds\",\"value\":30}]"),
+                     30);
+    cg_policy_set_unref(set);
+
+    /* drainWindow: 0s: minReadySeconds stays absent. */
+    struct cg_test_dir *dir = cg_test_dir_create("drainwindow");
+    char *text = cg_test_read_file(payments_yaml, NULL);
+    const char *at = strstr(text, "    components: [service]\n");
+    assert_non_null(at);
+    char policy[8192];
+    snprintf(policy, sizeof(policy), "%.*s    drainWindow: 0s\n%s", (int)(at - text), text, at);
+    const char *path = cg_test_path(dir, "p.yaml");
+    cg_test_write_file(path, policy);
+    set = load(path, NULL);
+    assert_int_equal(set->items[0].traffic.drain_window_seconds, 0);
+    assert_int_equal(min_ready_after(set, NULL), -1);
+    cg_policy_set_unref(set);
+    free(text);
+    cg_test_dir_destroy(dir);
+}
+
 /* A Deployment smaller than the policy's groups: one group of what there is, the dropped
  * groups in the record and in a warning. */
 static void mutate_small_deployment(void **state)
@@ -568,7 +616,9 @@ static void mutate_creates_missing_parents(void **state)
 
     /* Already right but the annotation: only the annotation is added. */
     review = variant(CREATE, "[{\"op\":\"replace\",\"path\":\"/request/object/spec/strategy/"
-                             "rollingUpdate\",\"value\":{\"maxUnavailable\":0,\"maxSurge\":2}}]");
+                             "rollingUpdate\",\"value\":{\"maxUnavailable\":0,\"maxSurge\":2}},"
+                             "{\"op\":\"add\",\"path\":\"/request/object/spec/minReadySeconds\","
+                             "\"value\":5}]");
     run_json(set, CG_REVIEW_MUTATE, NOW_PLAIN, review, &r);
     const char *b64 = json_string_value(json_object_get(r.r, "patch"));
     struct cg_buf raw;
@@ -1138,6 +1188,7 @@ int main(void)
         cmocka_unit_test(mutate_rollback),
         cmocka_unit_test(mutate_release_drops_stale_approval),
         cmocka_unit_test(mutate_small_deployment),
+        cmocka_unit_test(mutate_release_sets_drain_window),
         cmocka_unit_test(mutate_creates_missing_parents),
         cmocka_unit_test(mutate_skips_what_validation_denies),
         cmocka_unit_test(gray_rules),

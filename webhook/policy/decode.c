@@ -1084,17 +1084,23 @@ static enum cg_status decode_emergency(struct ctx *c, const struct cg_ynode *n,
 static enum cg_status decode_traffic(struct ctx *c, const struct cg_ynode *n,
                                      struct cg_traffic *out)
 {
-    static const char *const keys[] = {"components", "controllerClears", "drainTimeout", NULL};
+    static const char *const keys[] = {"components", "controllerClears", "drainTimeout",
+                                       "drainWindow", NULL};
     enum cg_status st;
     const struct cg_ynode *comp = n ? get(n, "components") : NULL;
     const struct cg_ynode *clears = n ? get(n, "controllerClears") : NULL;
     const struct cg_ynode *timeout = n ? get(n, "drainTimeout") : NULL;
+    const struct cg_ynode *window = n ? get(n, "drainWindow") : NULL;
     if (n &&
         ((st = expect_map(c, n, "spec.traffic")) || (st = check_keys(c, n, "spec.traffic", keys))))
         return st;
     out->drain_timeout_seconds = 300;
     if (timeout && (st = get_duration(c, timeout, "spec.traffic.drainTimeout", 1, 86400,
                                       &out->drain_timeout_seconds)))
+        return st;
+    out->drain_window_seconds = 5;
+    if (window && (st = get_duration(c, window, "spec.traffic.drainWindow", 0, 3600,
+                                     &out->drain_window_seconds)))
         return st;
     if (comp) {
         if ((st = get_strv(c, comp, "spec.traffic.components", cg__dns1123_label,

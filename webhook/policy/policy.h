@@ -136,6 +136,11 @@ struct cg_traffic {
     int64_t drain_timeout_seconds;    /* a held delete passes this long after the drain was
                                          requested (default 300), so a stopped controller
                                          never blocks node drains forever */
+    int64_t drain_window_seconds;     /* the least minReadySeconds a release runs with
+                                         (default 5; 0: none): the old ReplicaSet shrinks
+                                         this long after the new pods serve, time enough to
+                                         drain the pods it deletes, so their deletes are not
+                                         held */
 };
 
 struct cg_policy {

@@ -585,6 +585,19 @@ static enum cg_status mutate(struct ctx *c, const struct cg_policy *p, bool *cha
             return st;
     }
 
+    /* The drain window: the old ReplicaSet shrinks minReadySeconds after the new pods serve,
+     * by when the controller has drained the pods it will delete, so the webhook need not hold
+     * their deletes. Only raised, and only when a release starts (a value written in the
+     * manifest at least this high changes nothing, so GitOps tools see no drift). */
+    if (p->traffic.drain_window_seconds > 0 && min_ready_of(o) < p->traffic.drain_window_seconds) {
+        static const struct cg_str mrs[] = {CG_STR_LIT("spec"), CG_STR_LIT("minReadySeconds")};
+        char num[24];
+        int n = snprintf(num, sizeof(num), "%" PRId64, p->traffic.drain_window_seconds);
+        st = cg_patch_add(c->patch, mrs, 2, o->has_spec ? 1 : 0, (struct cg_str){num, (size_t)n});
+        if (st)
+            return st;
+    }
+
     struct cg_str record;
     if ((st = release_record(c, p, &plan, rollback, &record)))
         return st;
