@@ -1091,6 +1091,66 @@ static void approve_and_emergency_annotations(void **state)
 
 /* --- engine limits ------------------------------------------------------------------------ */
 
+/* release.escape: a release cannot leave its policy by losing the labels the policy matches,
+ * neither mid-release nor in the update that starts it; alone and after the release it may. */
+static const char gated_policy[] =
+    "apiVersion: cellgate.io/v1\nkind: ReleasePolicy\nmetadata: {name: gated}\nspec:\n"
+    "  match:\n    namespaces: [payments]\n    kinds: [Deployment]\n"
+    "    selector: {matchLabels: {tier: gated}}\n"
+    "  cells: {names: [zone-a, zone-b]}\n"
+    "  gray: {groups: [{perCell: 1}, rest]}\n"
+    "  emergency: {breakGlass: {groups: [sre-oncall]}}\n";
+
+#define OLD_GATED                                                                                  \
+    "{\"op\":\"add\",\"path\":\"/request/oldObject/metadata/labels/tier\",\"value\":\"gated\"}"
+#define NEW_GATED                                                                                  \
+    "{\"op\":\"add\",\"path\":\"/request/object/metadata/labels/tier\",\"value\":\"gated\"}"
+#define OLD_RECORD(state)                                                                          \
+    "{\"op\":\"add\",\"path\":\"/request/oldObject/metadata/annotations/cellgate.io~1release\","   \
+    "\"value\":\"{\\\"revision\\\":\\\"0123456789abcdef\\\",\\\"cells\\\":[\\\"zone-a\\\","        \
+    "\\\"zone-b\\\"],\\\"groups\\\":[[1,1],[4,4]],\\\"group\\\":1,\\\"state\\\":\\\"" state        \
+    "\\\"}\"}"
+#define NEW_RECORD(state)                                                                          \
+    "{\"op\":\"add\",\"path\":\"/request/object/metadata/annotations/cellgate.io~1release\","      \
+    "\"value\":\"{\\\"revision\\\":\\\"0123456789abcdef\\\",\\\"cells\\\":[\\\"zone-a\\\","        \
+    "\\\"zone-b\\\"],\\\"groups\\\":[[1,1],[4,4]],\\\"group\\\":1,\\\"state\\\":\\\"" state        \
+    "\\\"}\"}"
+
+static void release_escape(void **state)
+{
+    (void)state;
+    struct cg_test_dir *dir = cg_test_dir_create("escape");
+    const char *path = cg_test_path(dir, "gated.yaml");
+    cg_test_write_file(path, gated_policy);
+    struct cg_policy_set *set = load(path, NULL);
+    const struct verdict cases[] = {
+        /* 0: the update that starts a release drops the label: refused */
+        {CG_REVIEW_VALIDATE, NOW_PLAIN, RELEASE, NULL, NULL, "[" OLD_GATED "]",
+         "rule release.escape: this update changes the Deployment's labels so that policy gated "
+         "no longer covers it, in the update that starts a release"},
+        /* 1: a scale-only update drops it mid-release: refused */
+        {CG_REVIEW_VALIDATE, NOW_PLAIN, SCALE, NULL, NULL,
+         "[" OLD_GATED "," OLD_RECORD("waiting-approval") "," NEW_RECORD("waiting-approval") "]",
+         "while its release is in progress; finish or roll back the release first"},
+        /* 2: the release is complete: a relabel on its own is fine */
+        {CG_REVIEW_VALIDATE, NOW_PLAIN, SCALE, NULL, NULL,
+         "[" OLD_GATED "," OLD_RECORD("complete") "," NEW_RECORD("complete") "]", NULL},
+        /* 3: never released (no record): fine */
+        {CG_REVIEW_VALIDATE, NOW_PLAIN, SCALE, NULL, NULL, "[" OLD_GATED "]", NULL},
+        /* 4: break-glass may */
+        {CG_REVIEW_VALIDATE, NOW_PLAIN, SCALE, "oncall", "sre-oncall",
+         "[" OLD_GATED "," OLD_RECORD("progressing") "," NEW_RECORD("progressing") "]", NULL},
+        /* 5: the label kept: the policy applies as ever (no escape) */
+        {CG_REVIEW_VALIDATE, NOW_PLAIN, SCALE, NULL, NULL,
+         "[" OLD_GATED "," NEW_GATED
+         "," OLD_RECORD("progressing") "," NEW_RECORD("progressing") "]",
+         NULL},
+    };
+    EXPECT_VERDICTS(set, cases);
+    cg_policy_set_unref(set);
+    cg_test_dir_destroy(dir);
+}
+
 static void long_values_are_cut(void **state)
 {
     (void)state;
@@ -1189,6 +1249,7 @@ int main(void)
         cmocka_unit_test(mutate_release_drops_stale_approval),
         cmocka_unit_test(mutate_small_deployment),
         cmocka_unit_test(mutate_release_sets_drain_window),
+        cmocka_unit_test(release_escape),
         cmocka_unit_test(mutate_creates_missing_parents),
         cmocka_unit_test(mutate_skips_what_validation_denies),
         cmocka_unit_test(gray_rules),

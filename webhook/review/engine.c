@@ -27,7 +27,8 @@
     X(EM_APPROVE, "emergency.approve")                                                             \
     X(EM_ACTION, "emergency.action")                                                               \
     X(EM_VALUE, "emergency.value")                                                                 \
-    X(RELEASE_RECORD, "release.record")
+    X(RELEASE_RECORD, "release.record")                                                            \
+    X(RELEASE_ESCAPE, "release.escape")
 
 enum rule {
 #define CG__RULE_ENUM(name, id) RULE_##name,
@@ -682,6 +683,36 @@ static void check_record(struct ctx *c, const struct cg_policy *p)
             ANN_RELEASE);
 }
 
+/* [release.escape] A policy covers a Deployment by its labels, so an update that changes them
+ * could take a release out of its policy: mid-release (its groups, approvals and freezes would
+ * stop applying) or in the very update that starts a release. Such an update is checked against
+ * the policies the old object matched too, and refused; alone, once the release is complete,
+ * a relabel is fine. The record is cellgate's own compact JSON (release.record), so its state
+ * can be read from the text. Break-glass users may. */
+static bool str_contains(struct cg_str s, struct cg_str part)
+{
+    for (size_t i = 0; part.n <= s.n && i <= s.n - part.n; i++)
+        if (memcmp(s.p + i, part.p, part.n) == 0)
+            return true;
+    return false;
+}
+
+static void check_escape(struct ctx *c, const struct cg_policy *p)
+{
+    bool has = false;
+    struct cg_str rec = kvs_get(&c->old->annotations, ANN_RELEASE, &has);
+    bool in_progress = has && !str_contains(rec, CG_STR_LIT("\"state\":\"complete\""));
+    if ((!in_progress && !c->release) || user_in(c->req, &p->emergency.break_glass_groups))
+        return;
+    violate(c, p, RULE_RELEASE_ESCAPE,
+            "this update changes the Deployment's labels so that policy %s no longer covers it, "
+            "%s; finish or roll back the release first, then change the labels in an update of "
+            "their own",
+            p->name,
+            in_progress ? "while its release is in progress"
+                        : "in the update that starts a release");
+}
+
 /* --- the decision ------------------------------------------------------------------------- */
 
 static bool is_deployment(const struct cg_admission_request *req)
@@ -817,10 +848,16 @@ enum cg_status cg_engine_eval(const struct cg_policy_set *set, enum cg_review_pa
     const struct cg_policy *local[CG_ENGINE_MAX_POLICIES], **matched = NULL;
     size_t n = cg__engine_match(set, CG_KIND_DEPLOYMENT, req->namespace_, &req->object.labels,
                                 local, &matched);
+    /* The policies the old object matched as well (release.escape). */
+    const struct cg_policy *old_local[CG_ENGINE_MAX_POLICIES], **old_matched = NULL;
+    size_t n_old = 0;
+    if (path == CG_REVIEW_VALIDATE && req->operation == CG_OP_UPDATE && req->old_object.present)
+        n_old = cg__engine_match(set, CG_KIND_DEPLOYMENT, req->namespace_, &req->old_object.labels,
+                                 old_local, &old_matched);
     out->n_policies = n;
-    if (n == 0)
+    if (n == 0 && n_old == 0)
         return CG_OK;
-    out->policy = matched[0]->name;
+    out->policy = n > 0 ? matched[0]->name : old_matched[0]->name;
 
     struct ctx c;
     memset(&c, 0, sizeof(c));
@@ -853,9 +890,18 @@ enum cg_status cg_engine_eval(const struct cg_policy_set *set, enum cg_review_pa
             mutator = p; /* the first enforcing policy owns the plan, even when it is met */
         }
     }
+    for (size_t i = 0; i < n_old && c.st == CG_OK; i++) {
+        bool still = false;
+        for (size_t j = 0; j < n && !still; j++)
+            still = matched[j] == old_matched[i];
+        if (!still)
+            check_escape(&c, old_matched[i]);
+    }
     if (c.st == CG_OK)
         finish(&c, out, mutator);
     cg__engine_match_free(matched, local);
+    if (old_matched != NULL)
+        cg__engine_match_free(old_matched, old_local);
     if (c.st != CG_OK)
         fail_limits(out, patch);
     return c.st;
