@@ -53,6 +53,17 @@ static const char policy_yaml[] = "apiVersion: cellgate.io/v1\n"
                                   "  match: {namespaces: [watched], kinds: [Pod]}\n"
                                   "  enforcement: warn\n"
                                   "  cells: {names: [zone-a, zone-b]}\n"
+                                  "  gray: {groups: [rest]}\n"
+                                  "---\n"
+                                  "apiVersion: cellgate.io/v1\n"
+                                  "kind: ReleasePolicy\n"
+                                  "metadata: {name: labelled}\n"
+                                  "spec:\n"
+                                  "  match:\n"
+                                  "    namespaces: [tagged]\n"
+                                  "    kinds: [Pod]\n"
+                                  "    selector: {matchLabels: {tier: gated}}\n"
+                                  "  cells: {names: [zone-a, zone-b]}\n"
                                   "  gray: {groups: [rest]}\n";
 
 static struct cg_policy_set *set;
@@ -608,6 +619,39 @@ static void delete_warn_mode(void **state)
     json_decref(review);
 }
 
+/* A serving pod relabelled out of its policy's selector is still held: the policy that placed
+ * it is in its cellgate.io/policy annotation, which only cellgate writes. */
+static void delete_relabelled_pod_still_held(void **state)
+{
+    static const struct {
+        const char *ops, *decision;
+    } rows[] = {
+        /* placed by labelled, its tier label gone: held */
+        {SERVING "," ANN("policy", "labelled"), "denied"},
+        /* never placed by cellgate and not matched: not covered */
+        {SERVING, "allowed"},
+        /* placed by a policy no longer loaded: nothing covers it */
+        {SERVING "," ANN("policy", "gone"), "allowed"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        json_t *review = delete_review(rows[i].ops);
+        json_t *req = json_object_get(review, "request");
+        json_object_set_new(req, "namespace", json_string("tagged"));
+        struct fake_cluster f = {0};
+        struct result r;
+        run(CG_REVIEW_VALIDATE, review, &f, &r);
+        if (strcmp(r.decision, rows[i].decision) != 0)
+            fail_msg("row %zu: decision %s, want %s", i, r.decision, rows[i].decision);
+        if (strcmp(rows[i].decision, "denied") == 0) {
+            const json_t *status = json_object_get(r.r, "status");
+            assert_int_equal(json_integer_value(json_object_get(status, "code")), 429);
+            assert_true(f.drain_request);
+        }
+        result_dispose(&r);
+        json_decref(review);
+    }
+}
+
 /* An eviction carries only the Eviction: the pod's state comes from the cluster view. */
 static void eviction_from_view(void **state)
 {
@@ -736,6 +780,7 @@ int main(void)
         cmocka_unit_test(create_untouched),
         cmocka_unit_test(delete_table),
         cmocka_unit_test(delete_warn_mode),
+        cmocka_unit_test(delete_relabelled_pod_still_held),
         cmocka_unit_test(eviction_from_view),
         cmocka_unit_test(update_managed_keys),
     };

@@ -489,6 +489,18 @@ static enum cg_status hold_if_serving(const struct cg_policy *p, const struct cg
     return CG_OK;
 }
 
+/* The loaded policy named by a pod's cellgate.io/policy annotation (the one that placed it),
+ * or NULL. */
+static const struct cg_policy *placed_by(const struct cg_policy_set *set, struct cg_str policy)
+{
+    char name[256];
+    if (policy.n == 0 || policy.n >= sizeof(name))
+        return NULL;
+    memcpy(name, policy.p, policy.n);
+    name[policy.n] = '\0';
+    return cg_policy_set_get(set, name);
+}
+
 static enum cg_status pod_delete(const struct cg_policy_set *set, int64_t now,
                                  const struct cg_admission_request *req, struct cg_buf *text,
                                  struct cg_engine_result *out)
@@ -500,6 +512,20 @@ static enum cg_status pod_delete(const struct cg_policy_set *set, int64_t now,
     const struct cg_policy *other, *p = governing(set, ns, &o->labels, &out->n_policies, &other);
     struct cg_pod_state pod;
     state_of(o, &pod);
+    /* A pod relabelled out of its policy's selector still carries the policy that placed it
+     * (an annotation only cellgate writes): relabelling must not make a serving pod
+     * deletable. */
+    const struct cg_policy *placer = p == NULL ? placed_by(set, pod.policy) : NULL;
+    if (placer != NULL) {
+        if (placer->enforcement == CG_ENFORCE_ENFORCE) {
+            p = placer;
+            other = NULL;
+        } else if (other == NULL) {
+            other = placer;
+        }
+        if (out->n_policies == 0)
+            out->n_policies = 1;
+    }
     return hold_if_serving(p, other, now, req, &pod, text, out);
 }
 
@@ -510,14 +536,9 @@ static enum cg_status pod_evict(const struct cg_policy_set *set, int64_t now,
                                 const struct cg_cluster_view *view, struct cg_buf *text,
                                 struct cg_engine_result *out)
 {
-    if (view == NULL || view->pod == NULL || view->pod->policy.n == 0)
+    if (view == NULL || view->pod == NULL)
         return CG_OK;
-    char name[256];
-    if (view->pod->policy.n >= sizeof(name))
-        return CG_OK;
-    memcpy(name, view->pod->policy.p, view->pod->policy.n);
-    name[view->pod->policy.n] = '\0';
-    const struct cg_policy *p = cg_policy_set_get(set, name);
+    const struct cg_policy *p = placed_by(set, view->pod->policy);
     if (p == NULL)
         return CG_OK; /* the policy that placed it is gone: nothing covers it any more */
     out->n_policies = 1;
