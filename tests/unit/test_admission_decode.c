@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "admission/admission.h"
+#include "admission/scan.h"
 #include "test_support.h"
 
 #define K126 "kube-apiserver-1.26/"
@@ -777,9 +778,21 @@ static void test_template_digest(void **state)
     cg_arena_dispose(&arena);
 }
 
+/* The scanner this binary runs its cases on: the portable copy (tests/CMakeLists.txt) must
+ * really be the portable path, or its run would repeat the SIMD one. */
+static void test_scanner_variant(void **state)
+{
+    (void)state;
+    print_message("scanner: %s\n", cg__scan_variant());
+#ifdef CG_EXPECT_SCAN_VARIANT
+    assert_string_equal(cg__scan_variant(), CG_EXPECT_SCAN_VARIANT);
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scanner_variant),
         cmocka_unit_test_setup_teardown(test_pod_create, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pod_create_from_replicaset, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pod_create_dryrun, setup, teardown),

@@ -1383,3 +1383,12 @@ bool cg__scan_skip(struct cg__scan *sc)
         return skip_container(sc);
     return skip_scalar(sc, c);
 }
+
+const char *cg__scan_variant(void)
+{
+#ifdef SCAN_SSE2
+    return "sse2";
+#else
+    return "portable";
+#endif
+}

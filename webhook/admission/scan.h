@@ -131,4 +131,8 @@ uint64_t cg__digest_compact(const char *json, size_t len);
 /* Hash of a key's unescaped text (for the duplicate check). */
 uint64_t cg__scan_hash(const char *p, size_t n);
 
+/* Which string scanner this build has: "sse2" or "portable" (CG_SCAN_PORTABLE, or no SSE2).
+ * For tests, which run the decoder's cases against both. */
+const char *cg__scan_variant(void);
+
 #endif
