@@ -297,6 +297,7 @@ struct req {
     char query[4096];
     char auth[512];
     char ctype[128];
+    char impersonate[512]; /* "user|group,group" from the Impersonate-* headers */
     char *body;
     size_t body_len;
 };
@@ -342,6 +343,24 @@ static void header_value(const char *head, const char *name, char *out, size_t c
     }
 }
 
+/* "user|g1,g2": Impersonate-User, then every Impersonate-Group in order. */
+static void impersonation_of(const char *head, char *out, size_t cap)
+{
+    header_value(head, "Impersonate-User", out, cap);
+    size_t len = strlen(out);
+    bool first = true;
+    for (const char *p = strstr(head, "\r\n"); p != NULL; p = strstr(p + 2, "\r\n")) {
+        if (strncasecmp(p + 2, "Impersonate-Group: ", 19) != 0)
+            continue;
+        const char *v = p + 21;
+        int n =
+            snprintf(out + len, cap - len, "%s%.*s", first ? "|" : ",", (int)strcspn(v, "\r"), v);
+        if (n > 0 && (size_t)n < cap - len)
+            len += (size_t)n;
+        first = false;
+    }
+}
+
 static bool read_req(struct conn *c, struct req *r)
 {
     char *end = NULL;
@@ -373,6 +392,7 @@ static bool read_req(struct conn *c, struct req *r)
     snprintf(r->path, sizeof(r->path), "%s", target);
     header_value(head, "Authorization", r->auth, sizeof(r->auth));
     header_value(head, "Content-Type", r->ctype, sizeof(r->ctype));
+    impersonation_of(head, r->impersonate, sizeof(r->impersonate));
     char cl[32];
     header_value(head, "Content-Length", cl, sizeof(cl));
     r->body_len = cl[0] ? (size_t)strtoul(cl, NULL, 10) : 0;
@@ -659,6 +679,8 @@ static bool handle_misc(struct conn *c, struct req *r)
         free(b);
         return ok;
     }
+    if (strcmp(r->path, "/whoami") == 0)
+        return respond(c, 200, "text/plain", r->impersonate, strlen(r->impersonate));
     if (strcmp(r->path, "/echo") == 0) {
         size_t cap = r->body_len + 512;
         char *b = xmalloc(cap);
@@ -1194,6 +1216,48 @@ static void test_token_rotation(void **state)
     srv_stop(s);
 }
 
+/* --as / --as-group: the headers on every request; bad values refused at create. */
+static void test_impersonation(void **state)
+{
+    struct fx *f = *state;
+    struct srv *s = start(f);
+    struct cg_kube_response resp;
+    struct cg_err err;
+    cg_kube_response_init(&resp);
+    struct cg_kube_client *plain = client_for(f, s, NULL, NULL);
+    assert_int_equal(cg_kube_request(plain, CG_KUBE_GET, "/whoami", NULL, 0, &resp, &err), CG_OK);
+    assert_int_equal(resp.body.len, 0);
+    cg_kube_client_destroy(plain);
+
+    const char *groups[] = {"release-managers", "system:authenticated"};
+    struct cg_kube_client_options opt = {
+        .impersonate_user = "alice", .impersonate_groups = groups, .n_impersonate_groups = 2};
+    struct cg_kube_client *c = client_for(f, s, NULL, &opt);
+    for (int i = 0; i < 2; i++) { /* a reused connection sends them again */
+        assert_int_equal(cg_kube_request(c, CG_KUBE_GET, "/whoami", NULL, 0, &resp, &err), CG_OK);
+        cg_buf_append_char(&resp.body, '\0');
+        assert_string_equal(resp.body.data, "alice|release-managers,system:authenticated");
+    }
+    cg_kube_client_destroy(c);
+
+    struct cg_kube_config cfg = {.server = "https://127.0.0.1:1"};
+    const char *bad_group[] = {"ok", "evil\r\nAuthorization: Bearer x"};
+    const struct cg_kube_client_options bad[] = {
+        {.impersonate_groups = groups, .n_impersonate_groups = 1}, /* groups without a user */
+        {.impersonate_user = ""},
+        {.impersonate_user = "bob\nX-Evil: 1"},
+        {.impersonate_user = "bob", .impersonate_groups = bad_group, .n_impersonate_groups = 2},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        c = NULL;
+        assert_int_equal(cg_kube_client_create(&cfg, &bad[i], &c, &err), CG_EINVAL);
+        assert_null(c);
+        assert_non_null(strstr(err.msg, "impersonat"));
+    }
+    cg_kube_response_dispose(&resp);
+    srv_stop(s);
+}
+
 struct inf_fx {
     struct srv *s;
     struct cg_kube_client *c;
@@ -1481,11 +1545,9 @@ static void test_list_100k(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_request_outcomes),
-        cmocka_unit_test(test_threads),
-        cmocka_unit_test(test_token_rotation),
-        cmocka_unit_test(test_informer_faults),
-        cmocka_unit_test(test_informer_backoff_and_stop),
+        cmocka_unit_test(test_request_outcomes), cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_token_rotation),   cmocka_unit_test(test_impersonation),
+        cmocka_unit_test(test_informer_faults),  cmocka_unit_test(test_informer_backoff_and_stop),
         cmocka_unit_test(test_list_100k),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -125,6 +125,7 @@ struct cg_kube_client {
     bool insecure;
     char *token_file;
     char *user_agent;
+    char **impersonate; /* "Impersonate-User: u", "Impersonate-Group: g"...; NULL-terminated */
     long connect_timeout_ms, timeout_ms;
     size_t max_body, max_page, max_event;
 
@@ -178,6 +179,50 @@ out:
     return st;
 }
 
+/* A header value from the command line: no control characters (no header injection). */
+static bool header_value_ok(const char *v)
+{
+    if (v == NULL || *v == '\0')
+        return false;
+    for (; *v; v++)
+        if ((unsigned char)*v < 0x20 || *v == 0x7f)
+            return false;
+    return true;
+}
+
+/* The impersonation header lines of options (NULL when none). */
+static enum cg_status impersonation(const struct cg_kube_client_options *o, char ***out,
+                                    struct cg_err *err)
+{
+    *out = NULL;
+    if (o->impersonate_user == NULL && o->n_impersonate_groups == 0)
+        return CG_OK;
+    if (o->impersonate_user == NULL)
+        return cg_err_set(err, CG_EINVAL, "impersonating a group needs a user to impersonate");
+    if (!header_value_ok(o->impersonate_user))
+        return cg_err_set(err, CG_EINVAL,
+                          "the user to impersonate is empty or holds a control "
+                          "character");
+    for (size_t i = 0; i < o->n_impersonate_groups; i++)
+        if (!header_value_ok(o->impersonate_groups[i]))
+            return cg_err_set(err, CG_EINVAL,
+                              "group %zu to impersonate is empty or holds a control character",
+                              i + 1);
+    char **h = cg_xcalloc(o->n_impersonate_groups + 2, sizeof(*h));
+    struct cg_buf b;
+    cg_buf_init(&b, 0);
+    cg_buf_appendf(&b, "Impersonate-User: %s", o->impersonate_user);
+    h[0] = cg_xstrdup(b.data);
+    for (size_t i = 0; i < o->n_impersonate_groups; i++) {
+        cg_buf_reset(&b);
+        cg_buf_appendf(&b, "Impersonate-Group: %s", o->impersonate_groups[i]);
+        h[i + 1] = cg_xstrdup(b.data);
+    }
+    cg_buf_dispose(&b);
+    *out = h;
+    return CG_OK;
+}
+
 enum cg_status cg_kube_client_create(const struct cg_kube_config *cfg,
                                      const struct cg_kube_client_options *options,
                                      struct cg_kube_client **out, struct cg_err *err)
@@ -214,6 +259,9 @@ enum cg_status cg_kube_client_create(const struct cg_kube_config *cfg,
     c->max_body = options->max_body ? options->max_body : DEFAULT_MAX_BODY;
     c->max_page = options->max_page ? options->max_page : DEFAULT_MAX_PAGE;
     c->max_event = options->max_event ? options->max_event : DEFAULT_MAX_EVENT;
+    st = impersonation(options, &c->impersonate, err);
+    if (st != CG_OK)
+        goto out;
     /* A token file that cannot be read now fails here, with its name, not on every request. */
     st = token_refresh_locked(c, true, err);
     if (st != CG_OK)
@@ -256,6 +304,9 @@ void cg_kube_client_destroy(struct cg_kube_client *c)
     free(c->token);
     free(c->token_file);
     free(c->user_agent);
+    for (char **h = c->impersonate; h != NULL && *h != NULL; h++)
+        free(*h);
+    free(c->impersonate);
     free(c);
     curl_global_cleanup();
 }
@@ -595,6 +646,8 @@ static enum cg_status attempt(struct cg_kube_client *c, const struct cg__kube_xf
     headers = add_header(headers, "Expect:"); /* no 100-continue round trip for bodies */
     if (auth.len > 0)
         headers = add_header(headers, auth.data);
+    for (char **h = c->impersonate; h != NULL && *h != NULL; h++)
+        headers = add_header(headers, *h);
 
     s = slot_take(c);
     r.easy = s->easy;

@@ -119,6 +119,13 @@ struct cg_kube_client_options {
     size_t max_page;         /* bytes of one LIST page; 0: 256 MiB */
     size_t max_event;        /* bytes of one WATCH event; 0: 16 MiB */
     const char *user_agent;  /* NULL: "cellgate/0.1" */
+    /* Act as another user (kubectl --as / --as-group): Impersonate-User and one
+     * Impersonate-Group header per group on every request; the credentials' own identity
+     * needs RBAC's impersonate verb. NULL / 0: none. Groups need a user; a value holding a
+     * control character is CG_EINVAL. */
+    const char *impersonate_user;
+    const char *const *impersonate_groups;
+    size_t n_impersonate_groups;
 };
 
 struct cg_kube_client;
