@@ -219,3 +219,26 @@ size_t cg_policy_set_match(const struct cg_policy_set *set, unsigned kind_bit,
     }
     return count;
 }
+
+const struct cg_policy *cg_policy_set_governing(const struct cg_policy_set *set, unsigned kind_bit,
+                                                struct cg_str namespace_,
+                                                const struct cg_kvs *labels)
+{
+    /* Matches come in set order; the first 16 need no allocation, more (rare) take one. */
+    enum { WINDOW = 16 };
+    const struct cg_policy *win[WINDOW];
+    size_t n = cg_policy_set_match(set, kind_bit, namespace_, labels, win, WINDOW);
+    for (size_t i = 0; i < n && i < WINDOW; i++)
+        if (win[i]->enforcement == CG_ENFORCE_ENFORCE)
+            return win[i];
+    if (n <= WINDOW)
+        return NULL;
+    const struct cg_policy **all = cg_xmalloc(n * sizeof(*all));
+    const struct cg_policy *p = NULL;
+    n = cg_policy_set_match(set, kind_bit, namespace_, labels, all, n);
+    for (size_t i = WINDOW; i < n && p == NULL; i++)
+        if (all[i]->enforcement == CG_ENFORCE_ENFORCE)
+            p = all[i];
+    free(all);
+    return p;
+}

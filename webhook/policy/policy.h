@@ -195,6 +195,14 @@ size_t cg_policy_set_match(const struct cg_policy_set *set, unsigned kind_bit,
                            struct cg_str namespace_, const struct cg_kvs *labels,
                            const struct cg_policy **out, size_t max);
 
+/* The policy that governs an object: the first matching policy, in set order, whose
+ * enforcement is enforce (the review engine's rule: that policy alone plans and mutates a
+ * release), or NULL when none enforces. Borrowed from the set. Allocates only when more
+ * than 16 policies cover the object. */
+const struct cg_policy *cg_policy_set_governing(const struct cg_policy_set *set, unsigned kind_bit,
+                                                struct cg_str namespace_,
+                                                const struct cg_kvs *labels);
+
 /* The policy named name, or NULL. Borrowed. Linear: for tools and tests, not the hot path. */
 const struct cg_policy *cg_policy_set_get(const struct cg_policy_set *set, const char *name);
 
