@@ -1,0 +1,64 @@
+/* Applies the actions of one release evaluation (release.h) through the API client, in order,
+ * stopping at the first failure: the next evaluation re-derives whatever is still due, so a
+ * half-applied list is never repaired here. Each action is logged as one JSON line.
+ *
+ *   PATCH_DEPLOYMENT  merge patch of the Deployment (maxSurge, maxUnavailable 0, paused, the
+ *                     cellgate.io/release record, cellgate.io/emergency removed); a rollback
+ *                     (template set) is a JSON patch instead, since a merge patch cannot drop
+ *                     what the new template added: it replaces spec.template whole, as
+ *                     `kubectl rollout undo` does
+ *   PATCH_POD         merge patch of the pod's annotations (deletion cost, draining, drained)
+ *   SET_TRAFFIC       strategic merge patch of pods/status: the condition
+ *                     cellgate.io/traffic-ready (conditions merge by type)
+ *   REMOVE_FINALIZER  JSON patch: test the finalizer at its index, then remove that index, so
+ *                     a concurrent change fails instead of removing the wrong entry
+ *   EVENT             a core/v1 Event on the Deployment
+ *   RUN_CHECK         handed to the check runner (no API call)
+ * Every write carries the object's uid as a precondition (metadata.uid in a merge patch, a
+ * test op in a JSON patch): a pod or Deployment deleted and re-created under the same name
+ * is never written with another object's decisions.
+ *
+ * The body builders are separate so tests can read what would be sent. */
+#ifndef CG_CONTROLLER_APPLY_H
+#define CG_CONTROLLER_APPLY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/status.h"
+#include "kube/kube.h"
+#include "release/release.h"
+
+/* Runs (or queues) an external check for the Deployment of snap. */
+typedef void (*cg_ctl_check_fn)(void *ud, const struct cg_release_snapshot *snap,
+                                const struct cg_check *check);
+
+struct cg_ctl_apply_result {
+    size_t applied;             /* actions carried out */
+    size_t failed;              /* index of the action that failed; == n when none did */
+    enum cg_kube_reason reason; /* why it failed */
+    long code;                  /* its HTTP status (0: none) */
+};
+
+/* Applies a->items[0..n) for the Deployment of snap (namespace, name and uid from it, pod
+ * uids from the actions). now (unix seconds) stamps the traffic condition's
+ * lastTransitionTime. run_check may be NULL (RUN_CHECK actions are then skipped). Returns
+ * CG_OK when every action was applied, else the failing call's status with err and
+ * res->failed / reason / code saying which and why. */
+enum cg_status cg_ctl_apply(struct cg_kube_client *client, const struct cg_release_snapshot *snap,
+                            const struct cg_release_actions *a, int64_t now,
+                            cg_ctl_check_fn run_check, void *ud, struct cg_ctl_apply_result *res,
+                            struct cg_err *err);
+
+/* The request body of one action (its method in *method): for PATCH_DEPLOYMENT,
+ * PATCH_POD, SET_TRAFFIC and REMOVE_FINALIZER. CG_EINVAL for other kinds, for a finalizer the
+ * pod does not hold, or a rollback template that is not a JSON object; CG_ENOTFOUND for a
+ * pod the snapshot does not hold (finalizers). */
+enum cg_status cg_ctl_apply_body(const struct cg_release_snapshot *snap,
+                                 const struct cg_release_actions *a,
+                                 const struct cg_release_action *x, int64_t now,
+                                 enum cg_kube_method *method, struct cg_buf *out,
+                                 struct cg_err *err);
+
+#endif
