@@ -386,7 +386,7 @@ static void completion(void **state)
     struct cli r;
     cli(&r, NULL, "completion", "bash", NULL);
     assert_int_equal(r.rc, 0);
-    assert_contains(r.out, "complete -o default -F _cellgate cellgate\n");
+    assert_contains(r.out, "complete -o default -F _cellgate cellgate kubectl-cellgate\n");
     assert_contains(r.out, "--as-group");
     const char *dir = scratch_dir("completion", "cellgate.bash", r.out, NULL);
     char cmd[1400];
@@ -405,7 +405,7 @@ static void completion(void **state)
     free(words);
     cli(&r, NULL, "completion", "zsh", NULL);
     assert_int_equal(r.rc, 0);
-    assert_contains(r.out, "#compdef cellgate\n");
+    assert_contains(r.out, "#compdef cellgate kubectl-cellgate\n");
     if (system("command -v zsh >/dev/null 2>&1") == 0) {
         scratch_dir("completion", "_cellgate", r.out, NULL);
         snprintf(cmd, sizeof(cmd), "zsh -n %s/_cellgate", dir);

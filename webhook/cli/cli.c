@@ -171,6 +171,26 @@ static int run_uninstall(int argc, char **argv, FILE *in, FILE *out, FILE *err)
 {
     return cg__cli_uninstall(argc, argv, out, err);
 }
+static int run_status(int argc, char **argv, FILE *in, FILE *out, FILE *err)
+{
+    return cg__cli_status(argc, argv, out, err);
+}
+static int run_approve(int argc, char **argv, FILE *in, FILE *out, FILE *err)
+{
+    return cg__cli_approve(argc, argv, out, err);
+}
+static int run_pause(int argc, char **argv, FILE *in, FILE *out, FILE *err)
+{
+    return cg__cli_pause(argc, argv, out, err);
+}
+static int run_resume(int argc, char **argv, FILE *in, FILE *out, FILE *err)
+{
+    return cg__cli_resume(argc, argv, out, err);
+}
+static int run_rollback(int argc, char **argv, FILE *in, FILE *out, FILE *err)
+{
+    return cg__cli_rollback(argc, argv, out, err);
+}
 static int run_completion(int argc, char **argv, FILE *in, FILE *out, FILE *err);
 
 static const struct entry commands[] = {
@@ -180,6 +200,12 @@ static const struct entry commands[] = {
      "review manifests or AdmissionReviews as the webhook would"},
     {&cg__cli_plan_command, run_plan, "print a policy's group plan per cell for N replicas"},
     {&response_show_command, cmd_response_show, "print an AdmissionReview response readably"},
+    {&cg__cli_status_command, run_status,
+     "the release of covered Deployments: where it stands, what it waits for"},
+    {&cg__cli_approve_command, run_approve, "approve the current group of a release"},
+    {&cg__cli_pause_command, run_pause, "hold a release at its current group (emergency)"},
+    {&cg__cli_resume_command, run_resume, "let a paused release go on"},
+    {&cg__cli_rollback_command, run_rollback, "roll a release back (emergency)"},
     {&cg__cli_uninstall_command, run_uninstall,
      "remove cellgate from a cluster: webhooks, controller, drain finalizers"},
     {&completion_command, run_completion, "print a bash or zsh completion script"},
@@ -187,9 +213,26 @@ static const struct entry commands[] = {
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
+/* --- the program's name ------------------------------------------------------------------ */
+
+static const char *prog = "cellgate";
+
+const char *cg__cli_prog(void)
+{
+    return prog;
+}
+
+/* Installed as kubectl-cellgate, kubectl runs it for `kubectl cellgate ...`. */
+static void prog_set(const char *argv0)
+{
+    const char *base = argv0 ? strrchr(argv0, '/') : NULL;
+    base = base ? base + 1 : argv0;
+    prog = base && strcmp(base, "kubectl-cellgate") == 0 ? "kubectl cellgate" : "cellgate";
+}
+
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: cellgate <command> [options]\n\ncommands:\n");
+    fprintf(out, "usage: %s <command> [options]\n\ncommands:\n", prog);
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-14s %s\n", commands[i].cmd->name, commands[i].brief);
     fprintf(out, "\n  review is also called apply. cellgate <command> --help says more.\n"
@@ -215,8 +258,8 @@ static void completion_bash(FILE *out)
         "    cur=\"${COMP_WORDS[COMP_CWORD]}\"\n"
         "    prev=\"${COMP_WORDS[COMP_CWORD-1]}\"\n"
         "    if [ \"$COMP_CWORD\" -eq 1 ]; then\n"
-        "        COMPREPLY=($(compgen -W \"policy review apply plan response uninstall completion "
-        "version --help --version\" -- \"$cur\"))\n"
+        "        COMPREPLY=($(compgen -W \"policy review apply plan response status approve pause "
+        "resume rollback uninstall completion version --help --version\" -- \"$cur\"))\n"
         "        return\n"
         "    fi\n"
         "    cmd=\"${COMP_WORDS[1]}\"\n"
@@ -269,7 +312,7 @@ static void completion_bash(FILE *out)
             fputs("            COMPREPLY=()\n", out);
         fputs("        fi;;\n", out);
     }
-    fputs("    esac\n}\ncomplete -o default -F _cellgate cellgate\n", out);
+    fputs("    esac\n}\ncomplete -o default -F _cellgate cellgate kubectl-cellgate\n", out);
 }
 
 static void zsh_action(const char *complete, FILE *out)
@@ -286,13 +329,15 @@ static void zsh_action(const char *complete, FILE *out)
 
 static void completion_zsh(FILE *out)
 {
-    fputs("#compdef cellgate\n"
+    fputs("#compdef cellgate kubectl-cellgate\n"
           "# zsh completion for cellgate: source <(cellgate completion zsh)\n"
           "_cellgate() {\n"
           "    local -a cmds\n"
           "    cmds=(policy:'lint or test policies' review:'review manifests or "
           "AdmissionReviews' apply:'same as review' plan:'group plan per cell' "
-          "response:'show an AdmissionReview response' uninstall:'remove cellgate from a cluster' "
+          "response:'show an AdmissionReview response' status:'the release of covered Deployments' "
+          "approve:'approve the current group' pause:'hold a release' resume:'let a release go "
+          "on' rollback:'roll a release back' uninstall:'remove cellgate from a cluster' "
           "completion:'shell completion' "
           "version:'version and git revision')\n"
           "    if (( CURRENT == 2 )); then _describe command cmds; return; fi\n"
@@ -339,7 +384,7 @@ static void completion_zsh(FILE *out)
         }
         fputs(";;\n", out);
     }
-    fputs("    esac\n}\ncompdef _cellgate cellgate\n", out);
+    fputs("    esac\n}\ncompdef _cellgate cellgate kubectl-cellgate\n", out);
 }
 
 static int run_completion(int argc, char **argv, FILE *in, FILE *out, FILE *err)
@@ -361,6 +406,7 @@ static int run_completion(int argc, char **argv, FILE *in, FILE *out, FILE *err)
 
 int cg_cli_run(int argc, char **argv, FILE *in, FILE *out, FILE *err)
 {
+    prog_set(argc > 0 ? argv[0] : NULL);
     if (argc < 2) {
         usage(err);
         return 2;

@@ -11,6 +11,9 @@
  *   output.c     `cellgate response show`, the decision table, patches, the JSON diff
  *   yaml.c       YAML/JSON documents in (with positions and readable errors), YAML out
  *   pods.c       the --pods cluster source
+ *   connect.c    the operator's commands: kubeconfig, context, --as; the API server's words
+ *   release_view.c  a covered Deployment's release as `status` shows it (table, detail, JSON)
+ *   release_cmd.c   `cellgate status`, `approve`, `pause`, `resume`, `rollback`
  *
  * Ownership follows jansson: json_t results are new references the caller releases. */
 #ifndef CG_CLI_INTERNAL_H
@@ -26,7 +29,9 @@
 #include "base/buf.h"
 #include "base/status.h"
 #include "cli/cli.h"
+#include "kube/kube.h"
 #include "policy/policy.h"
+#include "release/record.h"
 #include "review/review.h"
 
 #define CG_CLI_INPUT_MAX (64u * 1024 * 1024)
@@ -172,6 +177,72 @@ struct cg__cli_stage_view {
  * annotations, one per line. */
 void cg__cli_print_decision(const char *label, const char *where,
                             const struct cg__cli_stage_view *s, size_t n, FILE *out);
+
+/* "cellgate", or "kubectl cellgate" when run as the kubectl plugin (argv[0] names it), for
+ * the commands it suggests. */
+const char *cg__cli_prog(void);
+
+/* --- the operator's commands: reaching the cluster (connect.c) --- */
+
+struct cg__cli_cluster_opts {
+    const char *kubeconfig;        /* NULL: $KUBECONFIG (one file), then ~/.kube/config */
+    const char *context;           /* NULL: the kubeconfig's current context */
+    const char *as_user;           /* --as: impersonate; NULL: the kubeconfig's own identity */
+    struct cg__cli_list as_groups; /* --as-group, needs as_user */
+};
+
+/* Loads the kubeconfig and creates a client (both the caller's, destroyed with their
+ * destroy functions). Returns 0, else the exit code (1 a config that does not load, 2 a usage
+ * error) after a message naming cmd on err. */
+int cg__cli_connect(const char *cmd, const struct cg__cli_cluster_opts *o, FILE *err,
+                    struct cg_kube_config **cfg, struct cg_kube_client **client);
+/* Why a call failed, in the API server's words: the Status message of the response body
+ * (a webhook's denial arrives so), else e's message, else the reason. */
+void cg__cli_kube_message(const struct cg_kube_response *resp, const struct cg_err *e, char *out,
+                          size_t cap);
+
+/* --- a covered Deployment's release (release_view.c) --- */
+
+/* What status shows of one Deployment. Plain data, no pointers. */
+struct cg__cli_release_view {
+    char namespace_[256], name[256];
+    char resource_version[CG_KUBE_RV_MAX];
+    bool has_record; /* it carries cellgate.io/release */
+    bool record_ok;  /* ... and the record decodes (else record_err says why) */
+    char record_err[CG_ERR_MSG_MAX];
+    struct cg_release_record rec;
+    bool has_approve, has_emergency; /* cellgate.io/approve, cellgate.io/emergency */
+    char approve[64], emergency[64];
+    bool paused; /* spec.paused */
+    long long replicas, updated, ready, available;
+};
+
+/* Fills *v from a Deployment object (a record that does not decode is not an error: v says
+ * so). CG_EINVAL when deployment is not an object with a name. */
+enum cg_status cg__cli_release_view_decode(const json_t *deployment, struct cg__cli_release_view *v,
+                                           struct cg_err *err);
+/* What the release waits for, for people ("approval of group 1: cellgate approve -n ns web").
+ * prog is cg__cli_prog(). */
+void cg__cli_release_waits(const struct cg__cli_release_view *v, const char *prog, char *out,
+                           size_t cap);
+/* One line per Deployment under a header; namespaces: a NAMESPACE column first. */
+void cg__cli_release_print_list(const struct cg__cli_release_view *v, size_t n, const char *prog,
+                                bool namespaces, FILE *out);
+/* One Deployment in detail: replicas, annotations, state, checks, approvals, plan. */
+void cg__cli_release_print_one(const struct cg__cli_release_view *v, const char *prog, FILE *out);
+/* The same as JSON (new reference). */
+json_t *cg__cli_release_view_json(const struct cg__cli_release_view *v, const char *prog);
+
+extern const struct cg__cli_command cg__cli_status_command;
+extern const struct cg__cli_command cg__cli_approve_command;
+extern const struct cg__cli_command cg__cli_pause_command;
+extern const struct cg__cli_command cg__cli_resume_command;
+extern const struct cg__cli_command cg__cli_rollback_command;
+int cg__cli_status(int argc, char **argv, FILE *out, FILE *err);
+int cg__cli_approve(int argc, char **argv, FILE *out, FILE *err);
+int cg__cli_pause(int argc, char **argv, FILE *out, FILE *err);
+int cg__cli_resume(int argc, char **argv, FILE *out, FILE *err);
+int cg__cli_rollback(int argc, char **argv, FILE *out, FILE *err);
 
 extern const struct cg__cli_command cg__cli_review_command;
 int cg__cli_review(int argc, char **argv, FILE *in, FILE *out, FILE *err);
