@@ -2,9 +2,11 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -35,6 +37,10 @@ static const struct cg_option opts[] = {
      "this replica's name in the Lease; empty: the host name (the pod's name)"},
     {"lease-seconds", "CELLGATE_LEASE_SECONDS", "15", "SECONDS", CG_OPT_LONG, OFF(lease_seconds), 3,
      300, "lease duration: a standby takes over this long after the leader was last seen"},
+    {"prometheus-url", "CELLGATE_PROMETHEUS_URL", "", "URL", CG_OPT_STR, OFF(prometheus_url), 0, 0,
+     "Prometheus base URL for the policies' prometheus checks; empty: such checks fail"},
+    {"check-timeout", "CELLGATE_CHECK_TIMEOUT", "10", "SECONDS", CG_OPT_LONG,
+     OFF(check_timeout_seconds), 1, 300, "time bound of one http or prometheus check run"},
     {"log-level", "CELLGATE_LOG_LEVEL", "info", "LEVEL", CG_OPT_LEVEL, OFF(log_level), 0, 0,
      "debug, info, warn or error"},
 };
@@ -76,10 +82,12 @@ enum cg_status cg_controller_config_usage(const char *prog, struct cg_buf *out)
 
 /* ---- the controller ---- */
 
-/* A Deployment waiting to be reconciled: "namespace/name". */
+/* A Deployment waiting to be reconciled: "namespace/name"; due (monotonic ms) for a timed
+ * requeue. */
 struct queued {
     char *key;
     size_t ns_len;
+    int64_t due;
 };
 
 struct watch {
@@ -93,8 +101,7 @@ enum { W_DEPLOYMENTS, W_REPLICASETS, W_PODS, W_ENDPOINTSLICES, N_WATCHES };
 
 struct cg_controller {
     const struct cg_controller_config *cfg;
-    cg_controller_reconcile_fn reconcile;
-    void *ud;
+    struct cg_controller_driver driver;
     struct cg_kube_config *kcfg;
     struct cg_kube_client *client;
     struct cg_policy_store policies;
@@ -108,6 +115,8 @@ struct cg_controller {
     pthread_cond_t wake;
     struct queued *queue;
     size_t n_queue, cap_queue;
+    struct queued *later; /* timed requeues, any order */
+    size_t n_later, cap_later;
     bool stopping;
     pthread_t worker;
     bool worker_started;
@@ -129,7 +138,7 @@ static void queue_push(struct cg_controller *c, struct cg_str ns, struct cg_str 
             c->cap_queue = c->cap_queue ? c->cap_queue * 2 : 64;
             c->queue = cg_xrealloc(c->queue, c->cap_queue * sizeof(*c->queue));
         }
-        c->queue[c->n_queue++] = (struct queued){cg_xstrndup(key, (size_t)n), ns.n};
+        c->queue[c->n_queue++] = (struct queued){cg_xstrndup(key, (size_t)n), ns.n, 0};
         pthread_cond_signal(&c->wake);
     }
     pthread_mutex_unlock(&c->lock);
@@ -138,6 +147,61 @@ static void queue_push(struct cg_controller *c, struct cg_str ns, struct cg_str 
 void cg_controller_enqueue(struct cg_controller *c, struct cg_str ns, struct cg_str name)
 {
     queue_push(c, ns, name);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Under the lock: key again at due, unless it is due earlier already. Takes key. */
+static void later_push(struct cg_controller *c, char *key, size_t ns_len, int64_t due)
+{
+    for (size_t i = 0; i < c->n_later; i++) {
+        if (strcmp(c->later[i].key, key) == 0) {
+            if (due < c->later[i].due)
+                c->later[i].due = due;
+            free(key);
+            return;
+        }
+    }
+    if (c->n_later == c->cap_later) {
+        c->cap_later = c->cap_later ? c->cap_later * 2 : 64;
+        c->later = cg_xrealloc(c->later, c->cap_later * sizeof(*c->later));
+    }
+    c->later[c->n_later++] = (struct queued){key, ns_len, due};
+}
+
+/* Under the lock: moves the timed requeues that are due into the queue; returns the earliest
+ * due time left (INT64_MAX: none). */
+static int64_t later_release(struct cg_controller *c, int64_t now)
+{
+    int64_t next = INT64_MAX;
+    size_t k = 0;
+    for (size_t i = 0; i < c->n_later; i++) {
+        struct queued q = c->later[i];
+        if (q.due > now) {
+            next = q.due < next ? q.due : next;
+            c->later[k++] = q;
+            continue;
+        }
+        bool dup = false;
+        for (size_t j = 0; j < c->n_queue && !dup; j++)
+            dup = strcmp(c->queue[j].key, q.key) == 0;
+        if (dup) {
+            free(q.key);
+            continue;
+        }
+        if (c->n_queue == c->cap_queue) {
+            c->cap_queue = c->cap_queue ? c->cap_queue * 2 : 64;
+            c->queue = cg_xrealloc(c->queue, c->cap_queue * sizeof(*c->queue));
+        }
+        c->queue[c->n_queue++] = (struct queued){q.key, q.ns_len, 0};
+    }
+    c->n_later = k;
+    return next;
 }
 
 /* ---- from a changed object to the Deployment it belongs to ---- */
@@ -281,18 +345,40 @@ static bool caches_synced(struct cg_controller *c)
     return true;
 }
 
+static void wait_until(struct cg_controller *c, int64_t due_ms)
+{
+    /* pthread_cond_timedwait takes CLOCK_REALTIME: convert the monotonic deadline */
+    int64_t wait = due_ms - mono_ms();
+    if (wait < 1)
+        wait = 1;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += wait / 1000;
+    until.tv_nsec += (wait % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&c->wake, &c->lock, &until);
+}
+
 static void *worker_main(void *arg)
 {
     struct cg_controller *c = arg;
     pthread_mutex_lock(&c->lock);
     while (!c->stopping) {
-        bool can = c->n_queue > 0 && c->leader != NULL && cg_leader_is_leading(c->leader) &&
-                   caches_synced(c);
-        if (!can) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += 1; /* leadership and sync have no signal of their own here */
-            pthread_cond_timedwait(&c->wake, &c->lock, &until);
+        int64_t next = later_release(c, mono_ms());
+        bool able = c->leader != NULL && cg_leader_is_leading(c->leader) && caches_synced(c);
+        if (!able) {
+            /* leadership and sync have no signal of their own here: look once a second */
+            wait_until(c, mono_ms() + 1000);
+            continue;
+        }
+        if (c->n_queue == 0) {
+            if (next == INT64_MAX)
+                pthread_cond_wait(&c->wake, &c->lock); /* idle: no timer, no polling */
+            else
+                wait_until(c, next);
             continue;
         }
         struct queued q = c->queue[0];
@@ -300,15 +386,19 @@ static void *worker_main(void *arg)
         c->n_queue--;
         pthread_mutex_unlock(&c->lock);
         struct cg_policy_set *set = cg_snapshot_take(&c->policies.snap);
-        if (c->reconcile != NULL && set != NULL) {
+        int64_t again = 0;
+        if (c->driver.reconcile != NULL && set != NULL) {
             struct cg_str ns = {q.key, q.ns_len};
             struct cg_str name = cg_str_from(q.key + q.ns_len + 1);
-            c->reconcile(c->ud, &c->caches, set, ns, name);
+            again = c->driver.reconcile(c->driver.ud, c->client, &c->caches, set, ns, name);
         }
         atomic_fetch_add(&c->reconciles, 1);
         cg_policy_set_unref(set);
-        free(q.key);
         pthread_mutex_lock(&c->lock);
+        if (again > 0)
+            later_push(c, q.key, q.ns_len, mono_ms() + again * 1000);
+        else
+            free(q.key);
     }
     pthread_mutex_unlock(&c->lock);
     return NULL;
@@ -369,19 +459,21 @@ static void metrics(void *ud, struct cg_buf *out)
                    "cellgate_policy_reloads_total{result=\"error\"} %llu\n",
                    (unsigned long long)atomic_load(&c->policies.reloads_ok),
                    (unsigned long long)atomic_load(&c->policies.reloads_error));
+    if (c->driver.metrics != NULL)
+        c->driver.metrics(c->driver.ud, out);
 }
 
 /* ---- life cycle ---- */
 
 enum cg_status cg_controller_create(const struct cg_controller_config *cfg,
-                                    cg_controller_reconcile_fn reconcile, void *ud,
+                                    const struct cg_controller_driver *driver,
                                     struct cg_controller **out, struct cg_err *err)
 {
     enum cg_status st = CG_OK;
     struct cg_controller *c = cg_xcalloc(1, sizeof(*c));
     c->cfg = cfg;
-    c->reconcile = reconcile;
-    c->ud = ud;
+    if (driver != NULL)
+        c->driver = *driver;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->wake, NULL);
     cg_policy_store_init(&c->policies, cfg->policies);
@@ -517,6 +609,9 @@ void cg_controller_destroy(struct cg_controller *c)
     for (size_t i = 0; i < c->n_queue; i++)
         free(c->queue[i].key);
     free(c->queue);
+    for (size_t i = 0; i < c->n_later; i++)
+        free(c->later[i].key);
+    free(c->later);
     cg_kube_client_destroy(c->client);
     cg_kube_config_destroy(c->kcfg);
     cg_policy_store_dispose(&c->policies);

@@ -8,6 +8,7 @@
 #define CG_CONTROLLER_CONTROLLER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "base/buf.h"
 #include "base/status.h"
@@ -22,6 +23,8 @@ struct cg_controller_config {
     char *lease_name;
     char *identity; /* "": the host name (a pod's name) */
     long lease_seconds;
+    char *prometheus_url;       /* base URL of the Prometheus that prometheus checks query */
+    long check_timeout_seconds; /* one external check run */
     int log_level;
     bool help;
 };
@@ -38,18 +41,30 @@ struct cg_controller_caches {
     struct cg_objstore *deployments, *replicasets, *pods, *endpointslices;
 };
 
-/* Reconciles one Deployment (namespace/name) with the policy set of the moment; runs on the
- * worker thread, only while this replica leads. */
-typedef void (*cg_controller_reconcile_fn)(void *ud, const struct cg_controller_caches *caches,
-                                           const struct cg_policy_set *policies, struct cg_str ns,
-                                           struct cg_str name);
+struct cg_kube_client;
+
+/* Reconciles one Deployment (namespace/name) with the policy set of the moment through the
+ * controller's API client; runs on the worker thread, only while this replica leads. Returns
+ * the seconds after which to reconcile it again (a timed requeue, no polling), 0 for only on
+ * the next watch event. */
+typedef int64_t (*cg_controller_reconcile_fn)(void *ud, struct cg_kube_client *client,
+                                              const struct cg_controller_caches *caches,
+                                              const struct cg_policy_set *policies,
+                                              struct cg_str ns, struct cg_str name);
+
+/* What drives the controller. Any member may be NULL (reconcile NULL: watch only). */
+struct cg_controller_driver {
+    cg_controller_reconcile_fn reconcile;
+    void (*metrics)(void *ud, struct cg_buf *out); /* appended to /metrics (HTTP thread) */
+    void *ud;
+};
 
 struct cg_controller;
 
 /* Loads credentials and policies (a policy directory that does not load is an error at start:
- * a controller must not act without them). reconcile may be NULL (watch only). */
+ * a controller must not act without them). driver may be NULL (watch only); it is copied. */
 enum cg_status cg_controller_create(const struct cg_controller_config *cfg,
-                                    cg_controller_reconcile_fn reconcile, void *ud,
+                                    const struct cg_controller_driver *driver,
                                     struct cg_controller **out, struct cg_err *err);
 /* Starts the watches, leader election, the worker and the HTTP endpoints. */
 enum cg_status cg_controller_start(struct cg_controller *c, struct cg_err *err);
