@@ -20,16 +20,17 @@
 #include "kube/kube.h"
 
 struct uninstall_opts {
-    const char *kubeconfig, *context, *namespace_, *webhook_config, *controller, *pods_namespace;
+    struct cg__cli_cluster_opts cluster;
+    const char *namespace_, *webhook_config, *controller, *pods_namespace;
     bool dry_run;
 };
 
 #define OPT(f) offsetof(struct uninstall_opts, f)
 static const struct cg__cli_flag uninstall_flags[] = {
-    {"kubeconfig", 0, CG_CLI_VALUE, OPT(kubeconfig), "FILE",
+    {"kubeconfig", 0, CG_CLI_VALUE, OPT(cluster.kubeconfig), "FILE",
      "the cluster's kubeconfig (default $KUBECONFIG, then ~/.kube/config)", false, "file"},
-    {"context", 0, CG_CLI_VALUE, OPT(context), "NAME", "a context of it (default: current)", false,
-     NULL},
+    {"context", 0, CG_CLI_VALUE, OPT(cluster.context), "NAME", "a context of it (default: current)",
+     false, NULL},
     {"namespace", 'n', CG_CLI_VALUE, OPT(namespace_), "NS",
      "where cellgate runs (default cellgate-system)", false, NULL},
     {"webhook-configuration", 0, CG_CLI_VALUE, OPT(webhook_config), "NAME",
@@ -233,30 +234,11 @@ int cg__cli_uninstall(int argc, char **argv, FILE *out, FILE *err)
     const char *ns = r.o.namespace_ ? r.o.namespace_ : "cellgate-system";
     const char *hooks = r.o.webhook_config ? r.o.webhook_config : "cellgate-webhook";
     const char *controller = r.o.controller ? r.o.controller : "cellgate-controller";
-    char home_config[1024] = "";
-    const char *kc = r.o.kubeconfig ? r.o.kubeconfig : getenv("KUBECONFIG");
-    if ((kc == NULL || *kc == '\0') && getenv("HOME") != NULL) {
-        snprintf(home_config, sizeof(home_config), "%s/.kube/config", getenv("HOME"));
-        kc = home_config;
-    }
-    if (kc == NULL || *kc == '\0') {
-        fprintf(err, "cellgate uninstall: no kubeconfig: give --kubeconfig FILE\n");
-        return 2;
-    }
-    if (strchr(kc, ':') != NULL && r.o.kubeconfig == NULL) {
-        fprintf(err,
-                "cellgate uninstall: KUBECONFIG lists several files: give --kubeconfig FILE\n");
-        return 2;
-    }
     struct cg_kube_config *cfg = NULL;
-    struct cg_err e;
-    cg_err_clear(&e);
-    rc = 1;
-    if (cg_kube_config_load(kc, r.o.context, 0, &cfg, &e) != CG_OK ||
-        cg_kube_client_create(cfg, NULL, &r.client, &e) != CG_OK) {
-        fprintf(err, "cellgate uninstall: %s\n", e.msg);
+    rc = cg__cli_connect("uninstall", &r.o.cluster, err, &cfg, &r.client);
+    if (rc != 0)
         goto out;
-    }
+    rc = 1;
     fprintf(out, "cluster %s%s\n", cfg->server,
             r.o.dry_run ? " (dry run: nothing is changed)" : "");
     /* 1. nothing may call a webhook that is about to go away */
