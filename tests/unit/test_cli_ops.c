@@ -486,8 +486,9 @@ static void status_list(void **state)
     json_t *v = json_loads(r.out, 0, NULL);
     assert_int_equal(json_array_size(json_object_get(v, "items")), 1);
     json_decref(v);
-    const struct exchange none[] = {{"GET", "/apis/apps/v1/namespaces/team/deployments?", 200,
-                                     "{\"kind\":\"DeploymentList\",\"metadata\":{\"resourceVersion\":\"9\"},\"items\":[]}"}};
+    const struct exchange none[] = {
+        {"GET", "/apis/apps/v1/namespaces/team/deployments?", 200,
+         "{\"kind\":\"DeploymentList\",\"metadata\":{\"resourceVersion\":\"9\"},\"items\":[]}"}};
     run(x, &r, none, 1, "status", "-n", "team", NULL);
     assert_int_equal(r.rc, 0);
     assert_contains(r.out, "no covered Deployments in namespace team");
