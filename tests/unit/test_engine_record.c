@@ -149,6 +149,85 @@ static void the_webhooks_own_record(void **state)
     json_decref(review);
 }
 
+/* The record op of a mutation's patch (its value), or NULL when the patch leaves it alone. */
+static char *record_op(const json_t *r)
+{
+    const char *b64 = json_string_value(json_object_get(r, "patch"));
+    if (b64 == NULL)
+        return NULL;
+    struct cg_buf text;
+    cg_buf_init(&text, 0);
+    assert_int_equal(cg_base64_decode(b64, strlen(b64), &text), CG_OK);
+    json_t *patch = json_loadb(text.data, text.len, 0, NULL);
+    assert_non_null(patch);
+    cg_buf_dispose(&text);
+    char *value = NULL;
+    size_t i;
+    json_t *op;
+    json_array_foreach(patch, i, op)
+    {
+        const char *path = json_string_value(json_object_get(op, "path"));
+        if (path != NULL && strstr(path, "cellgate.io~1release") != NULL)
+            value = strdup(json_string_value(json_object_get(op, "value")));
+    }
+    json_decref(patch);
+    return value;
+}
+
+/* A rollback is the controller's update of the template, carrying the record it wrote for
+ * the template it restores (rolledBackFrom: the rollback began). The mutation keeps that
+ * record instead of writing a fresh one; from anyone else, or naming another template, the
+ * webhook's own record goes in. */
+static void the_controllers_rollback_record(void **state)
+{
+    json_t *review = load("engine/payments-update-release.json", NULL);
+    char decision[16];
+    json_t *r = run(CG_REVIEW_MUTATE, review, decision);
+    char *fresh = record_op(r);
+    assert_non_null(fresh);
+    json_decref(r);
+    /* The controller's record for this template: the webhook's revision, more fields. */
+    char mine[512];
+    snprintf(mine, sizeof(mine),
+             "%.30s,\"cells\":[\"zone-a\",\"zone-b\"],\"groups\":[[2,2]],\"group\":0,"
+             "\"state\":\"rollback\",\"rolledBackFrom\":\"00000000000000aa\"}",
+             fresh);
+    json_t *req = json_object_get(review, "request");
+    json_t *meta = json_object_get(json_object_get(req, "object"), "metadata");
+    if (json_object_get(meta, "annotations") == NULL)
+        json_object_set_new(meta, "annotations", json_object());
+    json_object_set_new(json_object_get(meta, "annotations"), "cellgate.io/release",
+                        json_string(mine));
+    json_object_set_new(json_object_get(req, "userInfo"), "username", json_string(CONTROLLER));
+    r = run(CG_REVIEW_MUTATE, review, decision);
+    char *kept = record_op(r);
+    assert_null(kept);
+    json_decref(r);
+    /* A record for another template, even the controller's, is replaced. */
+    char other[512];
+    snprintf(other, sizeof(other), "{\"revision\":\"00000000000000bb\"%s", mine + 30);
+    json_object_set_new(json_object_get(meta, "annotations"), "cellgate.io/release",
+                        json_string(other));
+    r = run(CG_REVIEW_MUTATE, review, decision);
+    char *replaced = record_op(r);
+    assert_non_null(replaced);
+    assert_string_equal(replaced, fresh);
+    free(replaced);
+    json_decref(r);
+    /* Anyone else's: replaced too (and validation denies them the record anyway). */
+    json_object_set_new(json_object_get(meta, "annotations"), "cellgate.io/release",
+                        json_string(mine));
+    json_object_set_new(json_object_get(req, "userInfo"), "username", json_string("alice"));
+    r = run(CG_REVIEW_MUTATE, review, decision);
+    replaced = record_op(r);
+    assert_non_null(replaced);
+    assert_string_equal(replaced, fresh);
+    free(replaced);
+    json_decref(r);
+    free(fresh);
+    json_decref(review);
+}
+
 static int setup(void **state)
 {
     const char *paths[] = {CG_SOURCE_DIR "/policies/examples/payments.yaml"};
@@ -167,6 +246,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(record_writers),
         cmocka_unit_test(the_webhooks_own_record),
+        cmocka_unit_test(the_controllers_rollback_record),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -557,6 +557,17 @@ static enum cg_status release_record(struct ctx *c, const struct cg_policy *p,
     return st;
 }
 
+static bool trusted_user(const struct ctx *c);
+
+/* Does a record's text name the release of template digest (its revision, which the encoder
+ * writes first)? */
+static bool record_for(struct cg_str record, uint64_t digest)
+{
+    char prefix[40];
+    int n = snprintf(prefix, sizeof(prefix), "{\"revision\":\"%016" PRIx64 "\"", digest);
+    return n > 0 && record.n >= (size_t)n && memcmp(record.p, prefix, (size_t)n) == 0;
+}
+
 static enum cg_status mutate(struct ctx *c, const struct cg_policy *p, bool *changed)
 {
     const struct cg_object *o = c->obj;
@@ -602,7 +613,12 @@ static enum cg_status mutate(struct ctx *c, const struct cg_policy *p, bool *cha
     struct cg_str record;
     if ((st = release_record(c, p, &plan, rollback, &record)))
         return st;
-    if (!cg_str_eq(kvs_get(&o->annotations, ANN_RELEASE, NULL), record)) {
+    struct cg_str have_record = kvs_get(&o->annotations, ANN_RELEASE, NULL);
+    /* The controller's own update that changes the template (a rollback) carries the record
+     * it wrote for that template (rolledBackFrom, the failed check, the reason): keep it, or
+     * the release would forget that its rollback began. */
+    bool controllers = trusted_user(c) && record_for(have_record, o->template_digest);
+    if (!controllers && !cg_str_eq(have_record, record)) {
         const struct cg_str segs[] = {CG_STR_LIT("metadata"), CG_STR_LIT("annotations"),
                                       CG_STR_LIT(ANN_RELEASE)};
         size_t have_meta = !o->has_metadata ? 0 : !o->annotations.present ? 1 : 2;
