@@ -49,7 +49,8 @@ static json_t *body_of(struct cg_release_actions *a, struct cg_release_action *x
     struct cg_err err;
     cg_err_clear(&err);
     enum cg_kube_method m;
-    assert_int_equal(cg_ctl_apply_body(&body_snap, a, x, 1796480400, &m, &b, &err), CG_OK);
+    assert_int_equal(cg_ctl_apply_body(&body_snap, CG_STR_NULL, a, x, 1796480400, &m, &b, &err),
+                     CG_OK);
     assert_int_equal(m, want_method);
     json_t *v = json_loadb(b.data, b.len, 0, NULL);
     assert_non_null(v);
@@ -87,6 +88,25 @@ static void bodies(void **state)
                 "\"{\\\"revision\\\":\\\"00000000000000aa\\\"}\",\"cellgate.io/emergency\":null}},"
                 "\"spec\":{\"paused\":false,\"strategy\":{\"rollingUpdate\":{\"maxSurge\":4,"
                 "\"maxUnavailable\":0}}}}");
+    /* with the resourceVersion the snapshot saw */
+    {
+        struct cg_buf b;
+        cg_buf_init(&b, 0);
+        struct cg_err err;
+        cg_err_clear(&err);
+        enum cg_kube_method m;
+        assert_int_equal(cg_ctl_apply_body(&body_snap, CG_STR_LIT("42"), &a, &x, 0, &m, &b, &err),
+                         CG_OK);
+        assert_non_null(strstr(b.data, "\"resourceVersion\":\"42\""));
+        cg_buf_reset(&b);
+        struct cg_release_action r = x;
+        r.deploy = (struct cg_release_deploy_patch){.template_json = CG_STR_LIT("{}")};
+        assert_int_equal(cg_ctl_apply_body(&body_snap, CG_STR_LIT("42"), &a, &r, 0, &m, &b, &err),
+                         CG_OK);
+        assert_non_null(strstr(b.data, "{\"op\":\"test\",\"path\":\"/metadata/"
+                                       "resourceVersion\",\"value\":\"42\"}"));
+        cg_buf_dispose(&b);
+    }
     /* only the uid when nothing else is asked */
     x.deploy = (struct cg_release_deploy_patch){0};
     expect_json(body_of(&a, &x, CG_KUBE_PATCH_MERGE), "{\"metadata\":{\"uid\":\"D1\"}}");
@@ -139,16 +159,21 @@ static void bodies(void **state)
     cg_err_clear(&err);
     enum cg_kube_method m;
     snprintf(f.finalizer, sizeof(f.finalizer), "cellgate.io/drain-lb");
-    assert_int_equal(cg_ctl_apply_body(&body_snap, &a, &f, 0, &m, &b, &err), CG_EINVAL);
+    assert_int_equal(cg_ctl_apply_body(&body_snap, CG_STR_NULL, &a, &f, 0, &m, &b, &err),
+                     CG_EINVAL);
     assert_non_null(strstr(err.msg, "drain-lb"));
     f.pod = CG_STR_LIT("p2");
-    assert_int_equal(cg_ctl_apply_body(&body_snap, &a, &f, 0, &m, &b, &err), CG_ENOTFOUND);
+    assert_int_equal(cg_ctl_apply_body(&body_snap, CG_STR_NULL, &a, &f, 0, &m, &b, &err),
+                     CG_ENOTFOUND);
     struct cg_release_action e = {.kind = CG_ACT_EVENT};
-    assert_int_equal(cg_ctl_apply_body(&body_snap, &a, &e, 0, &m, &b, &err), CG_EINVAL);
+    assert_int_equal(cg_ctl_apply_body(&body_snap, CG_STR_NULL, &a, &e, 0, &m, &b, &err),
+                     CG_EINVAL);
     x.deploy.template_json = CG_STR_LIT("[1]");
-    assert_int_equal(cg_ctl_apply_body(&body_snap, &a, &x, 0, &m, &b, &err), CG_EINVAL);
+    assert_int_equal(cg_ctl_apply_body(&body_snap, CG_STR_NULL, &a, &x, 0, &m, &b, &err),
+                     CG_EINVAL);
     x.deploy.template_json = CG_STR_LIT("{");
-    assert_int_equal(cg_ctl_apply_body(&body_snap, &a, &x, 0, &m, &b, &err), CG_EINVAL);
+    assert_int_equal(cg_ctl_apply_body(&body_snap, CG_STR_NULL, &a, &x, 0, &m, &b, &err),
+                     CG_EINVAL);
     assert_int_equal(b.len, 0);
     cg_buf_dispose(&b);
     cg_release_actions_dispose(&a);
@@ -323,7 +348,8 @@ static void lab_apply(void **state)
     struct cg_err err;
     cg_err_clear(&err);
     int64_t now = 1796480400;
-    assert_int_equal(cg_ctl_apply(client, &snap, &a, now, NULL, NULL, &res, &err), CG_OK);
+    assert_int_equal(cg_ctl_apply(client, &snap, CG_STR_NULL, &a, now, NULL, NULL, &res, &err),
+                     CG_OK);
     assert_int_equal(res.applied, 6);
     assert_int_equal(res.failed, 6);
 
@@ -378,7 +404,8 @@ static void lab_apply(void **state)
     snap.has_emergency = false;
     a.items = &rb;
     a.n = 1;
-    assert_int_equal(cg_ctl_apply(client, &snap, &a, now, NULL, NULL, &res, &err), CG_OK);
+    assert_int_equal(cg_ctl_apply(client, &snap, CG_STR_NULL, &a, now, NULL, NULL, &res, &err),
+                     CG_OK);
     d = get(path);
     json_t *labels = json_object_get(
         json_object_get(json_object_get(json_object_get(d, "spec"), "template"), "metadata"),
@@ -417,7 +444,8 @@ static void lab_apply(void **state)
     };
     a.items = fail_items;
     a.n = 3;
-    assert_int_not_equal(cg_ctl_apply(client, &snap, &a, now, NULL, NULL, &res, &err), CG_OK);
+    assert_int_not_equal(cg_ctl_apply(client, &snap, CG_STR_NULL, &a, now, NULL, NULL, &res, &err),
+                         CG_OK);
     assert_int_equal(res.applied, 1);
     assert_int_equal(res.failed, 1);
     assert_true(res.code == 409 || res.code == 422);
@@ -433,7 +461,8 @@ static void lab_apply(void **state)
                                    .traffic = true};
     a.items = &tr;
     a.n = 1;
-    assert_int_not_equal(cg_ctl_apply(client, &snap, &a, now, NULL, NULL, &res, &err), CG_OK);
+    assert_int_not_equal(cg_ctl_apply(client, &snap, CG_STR_NULL, &a, now, NULL, NULL, &res, &err),
+                         CG_OK);
     assert_int_equal(res.failed, 0);
 
     /* A finalizer list changed since the snapshot: the test op refuses, nothing removed. */
@@ -446,7 +475,8 @@ static void lab_apply(void **state)
                                     .finalizer = "cellgate.io/drain-service"};
     a.items = &fin;
     a.n = 1;
-    assert_int_not_equal(cg_ctl_apply(client, &snap, &a, now, NULL, NULL, &res, &err), CG_OK);
+    assert_int_not_equal(cg_ctl_apply(client, &snap, CG_STR_NULL, &a, now, NULL, NULL, &res, &err),
+                         CG_OK);
     assert_int_equal(res.code, 422);
     p1b = get(path);
     assert_int_equal(
@@ -459,14 +489,28 @@ static void lab_apply(void **state)
                                      .pod_uid = CG_STR_LIT("x"),
                                      .pod_patch = {.set_drained = true, .value = "x"}};
     a.items = &gone;
-    assert_int_equal(cg_ctl_apply(client, &snap, &a, now, NULL, NULL, &res, &err), CG_ENOTFOUND);
+    assert_int_equal(cg_ctl_apply(client, &snap, CG_STR_NULL, &a, now, NULL, NULL, &res, &err),
+                     CG_ENOTFOUND);
     assert_int_equal(res.reason, CG_KUBE_NOT_FOUND);
+    /* A Deployment patch decided on a stale object: 409, nothing written. */
+    struct cg_release_action stale = {.kind = CG_ACT_PATCH_DEPLOYMENT,
+                                      .deploy = {.set_paused = true, .paused = true}};
+    a.items = &stale;
+    assert_int_not_equal(
+        cg_ctl_apply(client, &snap, CG_STR_LIT("1"), &a, now, NULL, NULL, &res, &err), CG_OK);
+    assert_int_equal(res.code, 409);
+    assert_int_equal(res.reason, CG_KUBE_CONFLICT);
+    snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/deployments/web", ns);
+    d = get(path);
+    assert_false(json_is_true(json_object_get(json_object_get(d, "spec"), "paused")));
+    json_decref(d);
     /* A Deployment uid that is not the object's. */
     struct cg_release_action dwrong = {.kind = CG_ACT_PATCH_DEPLOYMENT,
                                        .deploy = {.set_paused = true, .paused = true}};
     snap.uid = CG_STR_LIT("00000000-0000-0000-0000-000000000000");
     a.items = &dwrong;
-    assert_int_not_equal(cg_ctl_apply(client, &snap, &a, now, NULL, NULL, &res, &err), CG_OK);
+    assert_int_not_equal(cg_ctl_apply(client, &snap, CG_STR_NULL, &a, now, NULL, NULL, &res, &err),
+                         CG_OK);
     a.items = NULL;
     a.n = 0;
     cg_release_actions_dispose(&a);

@@ -110,6 +110,7 @@ static void check_view(const struct cg_ctl_snapshot *s, const struct cg_policy_s
     const struct cg_release_snapshot *v = &s->view;
     assert_true(cg_str_eq_c(v->namespace_, NS));
     assert_true(cg_str_eq_c(v->name, "web"));
+    assert_true(s->resource_version.n > 0);
     assert_int_equal(v->replicas, 3);
     assert_true(v->max_surge_set && v->max_surge == 1);
     assert_true(v->max_unavailable_set && v->max_unavailable == 0);

@@ -59,13 +59,15 @@ static void rfc3339(int64_t t, char *out, size_t cap)
 
 /* ---- bodies ---- */
 
-static enum cg_status deploy_merge(const struct cg_release_snapshot *snap,
+static enum cg_status deploy_merge(const struct cg_release_snapshot *snap, struct cg_str rv,
                                    const struct cg_release_actions *a,
                                    const struct cg_release_deploy_patch *d, struct cg_buf *out)
 {
     json_auto_t *body = json_object();
     json_t *meta = json_object(), *anns = json_object(), *spec = json_object();
     json_object_set_new(meta, "uid", jstrn(snap->uid));
+    if (rv.n > 0)
+        json_object_set_new(meta, "resourceVersion", jstrn(rv));
     if (d->set_record)
         json_object_set_new(anns, CG_ANN_RELEASE, json_stringn(a->record.data, a->record.len));
     if (d->remove_emergency)
@@ -101,7 +103,7 @@ static json_t *op(const char *o, const char *path, json_t *value)
 }
 
 /* A rollback: spec.template replaced whole, with the rest of the patch as JSON patch ops. */
-static enum cg_status deploy_rollback(const struct cg_release_snapshot *snap,
+static enum cg_status deploy_rollback(const struct cg_release_snapshot *snap, struct cg_str rv,
                                       const struct cg_release_actions *a,
                                       const struct cg_release_deploy_patch *d, struct cg_buf *out,
                                       struct cg_err *err)
@@ -114,6 +116,8 @@ static enum cg_status deploy_rollback(const struct cg_release_snapshot *snap,
     }
     json_auto_t *ops = json_array();
     json_array_append_new(ops, op("test", "/metadata/uid", jstrn(snap->uid)));
+    if (rv.n > 0)
+        json_array_append_new(ops, op("test", "/metadata/resourceVersion", jstrn(rv)));
     json_array_append_new(ops, op("replace", "/spec/template", tmpl));
     if (d->set_record)
         json_array_append_new(ops, op("add", "/metadata/annotations/cellgate.io~1release",
@@ -186,7 +190,7 @@ static enum cg_status finalizer(const struct cg_release_snapshot *snap,
 }
 
 enum cg_status cg_ctl_apply_body(const struct cg_release_snapshot *snap,
-                                 const struct cg_release_actions *a,
+                                 struct cg_str deployment_rv, const struct cg_release_actions *a,
                                  const struct cg_release_action *x, int64_t now,
                                  enum cg_kube_method *method, struct cg_buf *out,
                                  struct cg_err *err)
@@ -195,10 +199,10 @@ enum cg_status cg_ctl_apply_body(const struct cg_release_snapshot *snap,
     case CG_ACT_PATCH_DEPLOYMENT:
         if (x->deploy.template_json.n > 0) {
             *method = CG_KUBE_PATCH_JSON;
-            return deploy_rollback(snap, a, &x->deploy, out, err);
+            return deploy_rollback(snap, deployment_rv, a, &x->deploy, out, err);
         }
         *method = CG_KUBE_PATCH_MERGE;
-        return deploy_merge(snap, a, &x->deploy, out);
+        return deploy_merge(snap, deployment_rv, a, &x->deploy, out);
     case CG_ACT_PATCH_POD:
         *method = CG_KUBE_PATCH_MERGE;
         return pod_merge(x, out);
@@ -311,14 +315,15 @@ static enum cg_status event(struct cg_kube_client *client, const struct cg_relea
 }
 
 static enum cg_status request(struct cg_kube_client *client, const struct cg_release_snapshot *snap,
-                              const struct cg_release_actions *a, const struct cg_release_action *x,
-                              int64_t now, struct cg_kube_response *resp, struct cg_err *err)
+                              struct cg_str rv, const struct cg_release_actions *a,
+                              const struct cg_release_action *x, int64_t now,
+                              struct cg_kube_response *resp, struct cg_err *err)
 {
     enum cg_kube_method method;
     struct cg_buf body, path;
     cg_buf_init(&body, 0);
     cg_buf_init(&path, 0);
-    enum cg_status st = cg_ctl_apply_body(snap, a, x, now, &method, &body, err);
+    enum cg_status st = cg_ctl_apply_body(snap, rv, a, x, now, &method, &body, err);
     if (st != CG_OK)
         goto out;
     char ns[NAME_MAX_LEN], name[NAME_MAX_LEN];
@@ -340,9 +345,9 @@ out:
 }
 
 enum cg_status cg_ctl_apply(struct cg_kube_client *client, const struct cg_release_snapshot *snap,
-                            const struct cg_release_actions *a, int64_t now,
-                            cg_ctl_check_fn run_check, void *ud, struct cg_ctl_apply_result *res,
-                            struct cg_err *err)
+                            struct cg_str deployment_rv, const struct cg_release_actions *a,
+                            int64_t now, cg_ctl_check_fn run_check, void *ud,
+                            struct cg_ctl_apply_result *res, struct cg_err *err)
 {
     enum cg_status st = CG_OK;
     struct cg_kube_response resp;
@@ -361,7 +366,7 @@ enum cg_status cg_ctl_apply(struct cg_kube_client *client, const struct cg_relea
         if (x->kind == CG_ACT_EVENT)
             st = event(client, snap, x, &resp, err);
         else
-            st = request(client, snap, a, x, now, &resp, err);
+            st = request(client, snap, deployment_rv, a, x, now, &resp, err);
         log_action(snap, a, x, st, &resp, err);
         if (st != CG_OK) {
             *res = (struct cg_ctl_apply_result){res->applied, i, resp.reason, resp.code};

@@ -16,7 +16,10 @@
  *   RUN_CHECK         handed to the check runner (no API call)
  * Every write carries the object's uid as a precondition (metadata.uid in a merge patch, a
  * test op in a JSON patch): a pod or Deployment deleted and re-created under the same name
- * is never written with another object's decisions.
+ * is never written with another object's decisions. A Deployment patch also carries the
+ * resourceVersion the snapshot saw, when given: a decision taken on a stale cache (the watch
+ * not yet showing the controller's previous patch) fails with 409 instead of writing the
+ * release record back, and is made again on the fresh object.
  *
  * The body builders are separate so tests can read what would be sent. */
 #ifndef CG_CONTROLLER_APPLY_H
@@ -42,21 +45,21 @@ struct cg_ctl_apply_result {
 };
 
 /* Applies a->items[0..n) for the Deployment of snap (namespace, name and uid from it, pod
- * uids from the actions). now (unix seconds) stamps the traffic condition's
- * lastTransitionTime. run_check may be NULL (RUN_CHECK actions are then skipped). Returns
- * CG_OK when every action was applied, else the failing call's status with err and
- * res->failed / reason / code saying which and why. */
+ * uids from the actions; deployment_rv empty: no resourceVersion precondition). now (unix seconds)
+ * stamps the traffic condition's lastTransitionTime. run_check may be NULL (RUN_CHECK actions are
+ * then skipped). Returns CG_OK when every action was applied, else the failing call's status with
+ * err and res->failed / reason / code saying which and why. */
 enum cg_status cg_ctl_apply(struct cg_kube_client *client, const struct cg_release_snapshot *snap,
-                            const struct cg_release_actions *a, int64_t now,
-                            cg_ctl_check_fn run_check, void *ud, struct cg_ctl_apply_result *res,
-                            struct cg_err *err);
+                            struct cg_str deployment_rv, const struct cg_release_actions *a,
+                            int64_t now, cg_ctl_check_fn run_check, void *ud,
+                            struct cg_ctl_apply_result *res, struct cg_err *err);
 
 /* The request body of one action (its method in *method): for PATCH_DEPLOYMENT,
  * PATCH_POD, SET_TRAFFIC and REMOVE_FINALIZER. CG_EINVAL for other kinds, for a finalizer the
  * pod does not hold, or a rollback template that is not a JSON object; CG_ENOTFOUND for a
  * pod the snapshot does not hold (finalizers). */
 enum cg_status cg_ctl_apply_body(const struct cg_release_snapshot *snap,
-                                 const struct cg_release_actions *a,
+                                 struct cg_str deployment_rv, const struct cg_release_actions *a,
                                  const struct cg_release_action *x, int64_t now,
                                  enum cg_kube_method *method, struct cg_buf *out,
                                  struct cg_err *err);

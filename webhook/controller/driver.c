@@ -116,7 +116,8 @@ int64_t cg_driver_reconcile(void *ud, struct cg_kube_client *client,
         return CG_DRIVER_RETRY;
     }
     struct cg_ctl_apply_result res;
-    st = cg_ctl_apply(client, &d->snap.view, &d->actions, now, run_check, d, &res, &err);
+    st = cg_ctl_apply(client, &d->snap.view, d->snap.resource_version, &d->actions, now, run_check,
+                      d, &res, &err);
     observe(d, &res, now);
     if (cg_log_enabled(CG_LOG_DEBUG)) {
         struct cg_log_line l;

@@ -35,6 +35,7 @@ void cg_ctl_snapshot_reset(struct cg_ctl_snapshot *s)
     s->labels = (struct cg_kvs){0};
     s->annotations = (struct cg_kvs){0};
     s->revision = CG_STR_NULL;
+    s->resource_version = CG_STR_NULL;
     s->have_deployment = false;
     cg_arena_reset(&s->arena);
 }
@@ -289,6 +290,7 @@ static enum cg_status deployment_text(struct cg_ctl_snapshot *s, struct cg_str t
     v->namespace_ = jstr(s, at(d, "metadata", "namespace", NULL));
     v->name = jstr(s, at(d, "metadata", "name", NULL));
     v->uid = jstr(s, at(d, "metadata", "uid", NULL));
+    s->resource_version = jstr(s, at(d, "metadata", "resourceVersion", NULL));
     v->generation = jint(at(d, "metadata", "generation", NULL), 0);
     v->observed_generation = jint(at(d, "status", "observedGeneration", NULL), 0);
     v->replicas = jint(at(d, "spec", "replicas", NULL), 1);

@@ -33,6 +33,7 @@ struct cg_ctl_snapshot {
     struct cg_kvs labels;            /* the Deployment's labels (policy matching) */
     struct cg_kvs annotations;       /* and its annotations */
     struct cg_str revision;          /* annotation deployment.kubernetes.io/revision */
+    struct cg_str resource_version;  /* the Deployment's, as the cache holds it */
     /* private */
     bool have_deployment;
     struct cg_arena arena;
