@@ -320,7 +320,8 @@ static void apply_deploy(struct watcher *w, json_t *obj, long long rv)
     json_decref(w->deploy);
     w->deploy = json_incref(obj);
     struct record *prev = &w->rec;
-    if (r.present && prev->present && strcmp(r.revision, prev->revision) == 0) {
+    bool first = strcmp(r.revision, w->first_rev) == 0; /* the first rollout: no release */
+    if (r.present && prev->present && strcmp(r.revision, prev->revision) == 0 && !first) {
         if (r.group > prev->group) {
             if (r.group != prev->group + 1)
                 violation(w, "rv %lld: release %s went from group %d to %d", rv, r.revision,
@@ -633,6 +634,7 @@ struct world {
     struct watcher *watch;
     char cordoned[64];
     int image; /* the tag the Deployment's template has */
+    double t_start;
     /* held deletes at the start of the current release */
     long held_events0;
     double denied0;
@@ -947,6 +949,7 @@ static int group_setup(void **state)
         return 0;
     }
     double t0 = cg_e2e_now();
+    W.t_start = t0;
     W.dir = cg_test_dir_create("i-e2e-release");
     snprintf(W.run, sizeof(W.run), "%d", (int)getpid());
     snprintf(W.ns, sizeof(W.ns), "i-e2e-%d", (int)getpid());
@@ -1022,6 +1025,7 @@ static void cleanup(void)
     cg_e2e_namespace_delete(W.ns);
     cg_e2e_sh(NULL, "kubectl delete clusterrole,clusterrolebinding %s %s --ignore-not-found",
               W.hook, W.ctl_sa);
+    print_message("e2e release: %.1f s from set-up to clean-up\n", cg_e2e_now() - W.t_start);
     if (getenv("CG_E2E_KEEP") != NULL)
         print_message("kept %s\n", W.dir->dir);
     else
@@ -1147,9 +1151,14 @@ static void test_sigkill_mid_release(void **state)
     leader->pid = 0;
     print_message("SIGKILL to the leader %s with %d pods of :3 live (%d Ready)\n", leader->id,
                   c.live - c.other_image, c.image_ready);
-    controller_start(leader);
+    /* The standby takes over once the lease (4 s) has not changed for a lease duration. */
+    struct ctl *standby = leader == &W.ctl[0] ? &W.ctl[1] : &W.ctl[0];
     struct ctl *next = wait_leader(20);
-    print_message("leader again after %.1f s: %s\n", cg_e2e_now() - t_kill, next->id);
+    if (next != standby)
+        fail_msg("the Lease names %s, which was killed", next->id);
+    print_message("standby %s leads %.1f s after the SIGKILL\n", standby->id,
+                  cg_e2e_now() - t_kill);
+    controller_start(leader); /* started again: it stands by now */
     struct record r;
     wait_record(&r, "", 1, "waiting-approval", WAIT_GROUP_S,
                 "group 1 to finish after the controller's restart");
