@@ -368,7 +368,13 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&c->lock);
     while (!c->stopping) {
         int64_t next = later_release(c, mono_ms());
+        /* The stores are read without the queue's lock: their change callbacks take it while
+         * holding a store's lock (store -> queue is the one lock order). */
+        pthread_mutex_unlock(&c->lock);
         bool able = c->leader != NULL && cg_leader_is_leading(c->leader) && caches_synced(c);
+        pthread_mutex_lock(&c->lock);
+        if (c->stopping)
+            break;
         if (!able) {
             /* leadership and sync have no signal of their own here: look once a second */
             wait_until(c, mono_ms() + 1000);
