@@ -475,6 +475,27 @@ static void test_lint_reports_every_file(void **state)
 
 /* The layout kubelet makes for a ConfigMap volume: the files live in a timestamped dot
  * directory, ..data links to it, and each key is a top-level link through ..data. */
+/* pause: {after: 0s} is a policy: each group starts as soon as the last one is done. */
+static void test_pause_after_zero(void **state)
+{
+    (void)state;
+    char *dir = make_temp_dir();
+    char *text = policy_text("soon", "soon");
+    const char *tail = "    pause: {after: 0s}\n";
+    text = realloc(text, strlen(text) + strlen(tail) + 1);
+    strcat(text, tail);
+    write_file(dir, "soon.yaml", text);
+    free(text);
+    struct cg_policy_set *set = NULL;
+    struct cg_err err;
+    assert_int_equal(cg_policy_set_load_dir(dir, &set, &err), CG_OK);
+    assert_int_equal(set->items[0].gray.pause, CG_PAUSE_AFTER);
+    assert_int_equal(set->items[0].gray.pause_after_seconds, 0);
+    cg_policy_set_unref(set);
+    rm_tree(dir);
+    free(dir);
+}
+
 static void test_configmap_layout(void **state)
 {
     (void)state;
@@ -755,6 +776,7 @@ int main(void)
         cmocka_unit_test(test_nesting_limit),
         cmocka_unit_test(test_binary_garbage),
         cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_pause_after_zero),
         cmocka_unit_test(test_rfc3339),
         cmocka_unit_test(test_refcount),
     };

@@ -663,7 +663,8 @@ static enum cg_status decode_gray(struct ctx *c, const struct cg_ynode *n, struc
             const struct cg_ynode *after = get(pause, "after");
             if (after == NULL)
                 return missing(c, pause, "spec.gray.pause", "after");
-            if ((st = get_duration(c, after, "spec.gray.pause.after", 1, 7 * 86400,
+            /* 0s: the next group starts as soon as this one is done and its checks pass. */
+            if ((st = get_duration(c, after, "spec.gray.pause.after", 0, 7 * 86400,
                                    &out->pause_after_seconds)))
                 return st;
             out->pause = CG_PAUSE_AFTER;
