@@ -360,15 +360,70 @@ static void emergency_rollback_once(void **state)
     cg_policy_set_unref(set);
 }
 
+/* Seen on the lab cluster: held by emergency=pause at group 0 before any traffic moved (the
+ * Deployment paused by cellgate), then resumed; the evaluation that shifts traffic also
+ * unpauses, in the Deployment patch that comes after the pod actions. When that patch fails
+ * (a 409) and only the pod actions land, the next evaluation finds the group's pods serving
+ * and must still clear cellgate's pause, or the old ReplicaSet never shrinks. */
+static void unpause_after_failed_shift_patch(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set = m_policy(manual);
+    struct m_world w;
+    m_world_init(&w, &set->items[0], 10);
+    m_new_template(&w, 0x2222);
+    snprintf(w.emergency, sizeof(w.emergency), "pause");
+    struct cg_release_actions a;
+    cg_release_actions_init(&a);
+    for (int i = 0; i < 20; i++)
+        m_step(&w, SIZE_MAX, &a);
+    assert_true(w.paused);
+    assert_non_null(strstr(w.record, "\"state\":\"paused\""));
+    snprintf(w.emergency, sizeof(w.emergency), "resume");
+    /* step until an evaluation shifts traffic and unpauses; apply only what comes before its
+     * Deployment patch */
+    size_t before = 0;
+    bool found = false;
+    for (int i = 0; i < 100 && !found; i++) {
+        m_controller(&w, 0, &a); /* look without applying */
+        before = 0;
+        while (before < a.n && a.items[before].kind != CG_ACT_PATCH_DEPLOYMENT)
+            before++;
+        found = before < a.n && a.items[before].deploy.set_paused && !a.items[before].deploy.paused;
+        if (!found)
+            m_step(&w, SIZE_MAX, &a);
+    }
+    assert_true(found);
+    m_controller(&w, before, &a);
+    assert_true(w.paused);
+    int steps = 0;
+    for (; steps < 600; steps++) {
+        m_step(&w, SIZE_MAX, &a);
+        struct cg_release_record rec;
+        int g = m_record_group(&w, &rec);
+        if (g >= 0 && rec.state == CG_RELEASE_WAITING_APPROVAL)
+            w.approve = g;
+        if (g >= 0 && rec.state == CG_RELEASE_COMPLETE && rec.revision == w.digest)
+            break;
+    }
+    if (steps == 600)
+        fail_msg("stuck: %s\n%s", w.record, w.log.data ? w.log.data : "");
+    assert_false(w.paused);
+    cg_release_actions_dispose(&a);
+    m_world_dispose(&w);
+    cg_policy_set_unref(set);
+}
+
 int main(void)
 {
     cg_test_jansson_use_cmocka();
-    struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 3];
+    struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 4];
     size_t n = 0;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         tests[n++] = (struct CMUnitTest){cases[i].name, scenario, NULL, NULL, (void *)&cases[i]};
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(resume_from_record);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(outside_release);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(emergency_rollback_once);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(unpause_after_failed_shift_patch);
     return _cmocka_run_group_tests("release", tests, n, NULL, NULL);
 }

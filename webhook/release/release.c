@@ -664,6 +664,11 @@ static void steer(struct ctx *c)
     /* done: the group's old pods are gone */
     int64_t keep = s->replicas - (int64_t)k.want_total;
     bool done = gated && (int64_t)k.old_total <= keep && k.old_rs_replicas <= keep;
+    /* The group serves and its old pods must go: cellgate's pause must be off. The patch that
+     * moved the traffic clears it too, but it may have failed after the pod actions landed;
+     * this evaluation then finds the group gated and must not leave the old ReplicaSet stuck. */
+    if (!done && gated && !hold && s->paused && r->cellgate_paused)
+        set_paused(c, false);
     if (!done) {
         if (r->group_done != 0)
             r->group_done = 0;
