@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -43,6 +44,23 @@ static int64_t fixed_now(void *ud)
     return 1796480500;
 }
 
+/* A client of an API server nobody listens on. */
+static struct cg_kube_client *dead_client(struct cg_kube_config **kc)
+{
+    static const char kubeconfig[] =
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "
+        "\"https://127.0.0.1:1\"}\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n- name: x\n"
+        "  context: {cluster: c, user: u}\ncurrent-context: x\n";
+    struct cg_err err;
+    cg_err_clear(&err);
+    struct cg_kube_client *client = NULL;
+    assert_int_equal(cg_kube_config_decode(kubeconfig, strlen(kubeconfig), NULL, NULL, 0, kc, &err),
+                     CG_OK);
+    struct cg_kube_client_options ko = {.connect_timeout_ms = 500, .timeout_ms = 1000};
+    assert_int_equal(cg_kube_client_create(*kc, &ko, &client, &err), CG_OK);
+    return client;
+}
+
 static void reconcile(void **state)
 {
     struct cg_objstore_config oc = {"t", NULL, NULL};
@@ -67,17 +85,8 @@ static void reconcile(void **state)
                             "  cells: {names: [a]}\n  gray: {groups: [rest], pause: manual}\n";
     assert_int_equal(cg_policy_set_decode("o.yaml", elsewhere, strlen(elsewhere), &other, &err),
                      CG_OK);
-    /* an API server nobody listens on */
-    static const char kubeconfig[] =
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: "
-        "\"https://127.0.0.1:1\"}\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n- name: x\n"
-        "  context: {cluster: c, user: u}\ncurrent-context: x\n";
     struct cg_kube_config *kc = NULL;
-    struct cg_kube_client *client = NULL;
-    assert_int_equal(
-        cg_kube_config_decode(kubeconfig, strlen(kubeconfig), NULL, NULL, 0, &kc, &err), CG_OK);
-    struct cg_kube_client_options ko = {.connect_timeout_ms = 500, .timeout_ms = 1000};
-    assert_int_equal(cg_kube_client_create(kc, &ko, &client, &err), CG_OK);
+    struct cg_kube_client *client = dead_client(&kc);
 
     struct cg_relmetrics *m = cg_relmetrics_create();
     struct cg_driver_config dc = {.metrics = m, .now = fixed_now};
@@ -105,6 +114,66 @@ static void reconcile(void **state)
     cg_kube_client_destroy(client);
     cg_kube_config_destroy(kc);
     cg_policy_set_unref(other);
+    cg_policy_set_unref(set);
+    for (int i = 0; i < 4; i++)
+        cg_objstore_destroy(st[i]);
+}
+
+static void count_result(void *ud, const char *check, bool ok, int64_t at, const char *message)
+{
+    (*(int *)ud)++;
+}
+
+/* emergency=resume drops the Deployment's check results, so the checks run afresh instead of
+ * a remembered failure pausing the release again at once. */
+static void resume_forgets_results(void **state)
+{
+    struct cg_objstore_config oc = {"t", NULL, NULL};
+    struct cg_objstore *st[4];
+    for (int i = 0; i < 4; i++)
+        st[i] = cg_objstore_create(&oc);
+    size_t len;
+    char *t = cg_test_read_fixture("controller/deployment.json", &len);
+    const char *at = strstr(t, "\"annotations\":{");
+    assert_non_null(at);
+    const char *add = "\"cellgate.io/emergency\":\"resume\",";
+    size_t off = (size_t)(at - t) + 15;
+    char *d = malloc(len + strlen(add) + 1);
+    memcpy(d, t, off);
+    memcpy(d + off, add, strlen(add));
+    memcpy(d + off + strlen(add), t + off, len - off);
+    cg_objstore_apply(st[0], CG_KUBE_ADDED, d, len + strlen(add));
+    free(d);
+    free(t);
+    struct cg_controller_caches caches = {st[0], st[1], st[2], st[3]};
+    struct cg_policy_set *set = NULL;
+    struct cg_err err;
+    cg_err_clear(&err);
+    assert_int_equal(cg_policy_set_decode("t.yaml", policy_yaml, strlen(policy_yaml), &set, &err),
+                     CG_OK);
+    struct cg_checks_config cc = {.timeout_ms = 500};
+    struct cg_checks *checks = cg_checks_create(&cc);
+    struct cg_check dead = {.kind = CG_CHECK_HTTP, .name = "h", .url = "http://127.0.0.1:1/"};
+    cg_checks_submit(checks, CG_STR_LIT("g-fix"), CG_STR_LIT("web"), &dead);
+    int n = 0;
+    for (int i = 0; i < 100 && n == 0; i++) {
+        usleep(20 * 1000);
+        cg_checks_results(checks, CG_STR_LIT("g-fix"), CG_STR_LIT("web"), count_result, &n);
+    }
+    assert_int_equal(n, 1);
+    struct cg_driver_config dc = {.checks = checks, .now = fixed_now};
+    struct cg_driver *drv = cg_driver_create(&dc);
+    /* no API server: nothing is applied, but the results are gone before the evaluation */
+    struct cg_kube_config *kc = NULL;
+    struct cg_kube_client *client = dead_client(&kc);
+    cg_driver_reconcile(drv, client, &caches, set, CG_STR_LIT("g-fix"), CG_STR_LIT("web"));
+    n = 0;
+    cg_checks_results(checks, CG_STR_LIT("g-fix"), CG_STR_LIT("web"), count_result, &n);
+    assert_int_equal(n, 0);
+    cg_driver_destroy(drv);
+    cg_kube_client_destroy(client);
+    cg_kube_config_destroy(kc);
+    cg_checks_destroy(checks);
     cg_policy_set_unref(set);
     for (int i = 0; i < 4; i++)
         cg_objstore_destroy(st[i]);
@@ -157,6 +226,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reconcile),
+        cmocka_unit_test(resume_forgets_results),
         cmocka_unit_test(metrics_text),
     };
     return cmocka_run_group_tests_name("controller_driver", tests, NULL, NULL);

@@ -107,8 +107,13 @@ int64_t cg_driver_reconcile(void *ud, struct cg_kube_client *client,
         cg_log_int(&l, "skipped", (int64_t)skipped);
         cg_log_end(&l);
     }
-    if (d->cfg.checks != NULL)
+    if (d->cfg.checks != NULL) {
+        /* A resume after a failed check asks for fresh runs: the failure it was told about is
+         * what the operator fixed, and replaying it would pause the release again at once. */
+        if (d->snap.view.has_emergency && cg_str_eq_c(d->snap.view.emergency, "resume"))
+            cg_checks_forget(d->cfg.checks, ns, name);
         cg_checks_results(d->cfg.checks, ns, name, add_result, &d->snap);
+    }
     st = cg_release_eval(&d->snap.view, d->snap.policy, now, &d->actions);
     if (st != CG_OK) {
         cg_log(CG_LOG_ERROR, "release evaluation refused the snapshot", "policy",
