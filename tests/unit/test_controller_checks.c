@@ -40,43 +40,54 @@ static void answer(int fd, const char *status, const char *body)
         return;
 }
 
+/* One connection, on a thread of its own: a slow answer holds up no other request. */
+static void *handle(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char req[4096];
+    ssize_t n = read(fd, req, sizeof(req) - 1);
+    req[n > 0 ? n : 0] = '\0';
+    atomic_fetch_add(&served, 1);
+    if (strncmp(req, "GET /ok ", 8) == 0)
+        answer(fd, "200 OK", "{}");
+    else if (strncmp(req, "GET /bad ", 9) == 0)
+        answer(fd, "503 Service Unavailable", "{}");
+    else if (strncmp(req, "GET /slow ", 10) == 0) {
+        usleep(1500 * 1000);
+        answer(fd, "200 OK", "{}");
+    } else if (strstr(req, "query=errors") != NULL)
+        answer(fd, "200 OK",
+               "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":"
+               "[{\"metric\":{},\"value\":[1700000000.5,\"0.25\"]}]}}");
+    else if (strstr(req, "query=scalar") != NULL)
+        answer(fd, "200 OK",
+               "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":"
+               "[1700000000.5,\"7\"]}}");
+    else if (strstr(req, "query=empty") != NULL)
+        answer(fd, "200 OK",
+               "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}}");
+    else if (strstr(req, "query=nan") != NULL)
+        answer(fd, "200 OK",
+               "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":"
+               "[{\"metric\":{},\"value\":[1700000000.5,\"x1\"]}]}}");
+    else if (strstr(req, "query=broken") != NULL)
+        answer(fd, "200 OK", "<html>");
+    else
+        answer(fd, "404 Not Found", "{}");
+    close(fd);
+    return NULL;
+}
+
 static void *serve(void *arg)
 {
     for (;;) {
         int fd = accept(listen_fd, NULL, NULL);
         if (fd < 0)
             return NULL;
-        char req[4096];
-        ssize_t n = read(fd, req, sizeof(req) - 1);
-        req[n > 0 ? n : 0] = '\0';
-        atomic_fetch_add(&served, 1);
-        if (strncmp(req, "GET /ok ", 8) == 0)
-            answer(fd, "200 OK", "{}");
-        else if (strncmp(req, "GET /bad ", 9) == 0)
-            answer(fd, "503 Service Unavailable", "{}");
-        else if (strncmp(req, "GET /slow ", 10) == 0) {
-            usleep(1500 * 1000);
-            answer(fd, "200 OK", "{}");
-        } else if (strstr(req, "query=errors") != NULL)
-            answer(fd, "200 OK",
-                   "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":"
-                   "[{\"metric\":{},\"value\":[1700000000.5,\"0.25\"]}]}}");
-        else if (strstr(req, "query=scalar") != NULL)
-            answer(fd, "200 OK",
-                   "{\"status\":\"success\",\"data\":{\"resultType\":\"scalar\",\"result\":"
-                   "[1700000000.5,\"7\"]}}");
-        else if (strstr(req, "query=empty") != NULL)
-            answer(fd, "200 OK",
-                   "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[]}}");
-        else if (strstr(req, "query=nan") != NULL)
-            answer(fd, "200 OK",
-                   "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":"
-                   "[{\"metric\":{},\"value\":[1700000000.5,\"x1\"]}]}}");
-        else if (strstr(req, "query=broken") != NULL)
-            answer(fd, "200 OK", "<html>");
-        else
-            answer(fd, "404 Not Found", "{}");
-        close(fd);
+        pthread_t t;
+        if (pthread_create(&t, NULL, handle, (void *)(intptr_t)fd) != 0)
+            abort(); /* the server's own failure */
+        pthread_detach(t);
     }
 }
 
