@@ -20,7 +20,6 @@
  *   - a group advances only by one, only after its approval was seen, never goes back.
  * Held deletes (FailedDelete Events on the ReplicaSets, and the webhook's denied Pod DELETEs)
  * are printed per release. */
-#define _GNU_SOURCE /* asprintf */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -635,6 +634,7 @@ struct world {
     char cordoned[64];
     int image; /* the tag the Deployment's template has */
     double t_start;
+    bool sanitizer_report;
     /* held deletes at the start of the current release */
     long held_events0;
     double denied0;
@@ -782,19 +782,40 @@ static void record_now(struct record *r)
     json_decref(d);
 }
 
-static char *describe_record(void)
+/* What the Deployment and its pods look like now, for failure messages (a static buffer,
+ * valid until the next call). */
+static const char *describe_record(void)
 {
+    static char text[8192];
     json_t *d = deployment();
     const char *t = annotation_of(d, "cellgate.io/release");
-    char *out = NULL;
-    if (asprintf(&out, "record %s; approve %s; emergency %s; paused %s", t ? t : "(none)",
-                 or_dash(annotation_of(d, "cellgate.io/approve")),
-                 or_dash(annotation_of(d, "cellgate.io/emergency")),
-                 json_is_true(json_object_get(json_object_get(d, "spec"), "paused")) ? "yes"
-                                                                                     : "no") < 0)
-        out = NULL;
+    int n = snprintf(text, sizeof(text),
+                     "record %s; approve %s; emergency %s; paused %s; pods:", t ? t : "(none)",
+                     or_dash(annotation_of(d, "cellgate.io/approve")),
+                     or_dash(annotation_of(d, "cellgate.io/emergency")),
+                     json_is_true(json_object_get(json_object_get(d, "spec"), "paused")) ? "yes"
+                                                                                         : "no");
     json_decref(d);
-    return out;
+    json_t *pods = cg_e2e_kget("pods -n %s -l i-run=%s", W.ns, W.run);
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(pods, "items"), i, p)
+    {
+        if (n < 0 || (size_t)n >= sizeof(text))
+            break;
+        n += snprintf(text + n, sizeof(text) - (size_t)n,
+                      "\n  %s %s cell=%s node=%s %s containers=%s traffic=%s ready=%s%s%s",
+                      CG_E2E_STR(p, "metadata", "name"), or_dash(pod_image(p)),
+                      or_dash(CG_E2E_STR(p, "metadata", "labels", "cellgate.io/cell")),
+                      or_dash(CG_E2E_STR(p, "spec", "nodeName")),
+                      or_dash(CG_E2E_STR(p, "status", "phase")),
+                      or_dash(pod_condition(p, "ContainersReady")),
+                      or_dash(pod_condition(p, "cellgate.io/traffic-ready")),
+                      or_dash(pod_condition(p, "Ready")), terminating(p) ? " terminating" : "",
+                      annotation_of(p, "cellgate.io/drained") ? " drained" : "");
+    }
+    json_decref(pods);
+    return text;
 }
 
 static void tail_logs(void)
@@ -817,10 +838,8 @@ static void wait_record(struct record *r, const char *not_rev, int g, const char
         cg_e2e_sleep_ms(250);
     }
     tail_logs();
-    char *d = describe_record();
     fail_msg("waited %.0f s for %s (group %d, state %s); now: %s", timeout_s, what, g,
-             state ? state : "any", d);
-    free(d);
+             state ? state : "any", describe_record());
 }
 
 struct census {
@@ -866,11 +885,10 @@ static void wait_all_serving(int image, double timeout_s)
             return;
         cg_e2e_sleep_ms(250);
     }
-    char *d = describe_record();
     fail_msg("waited %.0f s for %d Ready pods of image :%d and no other: %d live, %d Ready of "
              "that image, %d of another image, %d terminating; %s",
-             timeout_s, REPLICAS, image, c.live, c.image_ready, c.other_image, c.terminating, d);
-    free(d);
+             timeout_s, REPLICAS, image, c.live, c.image_ready, c.other_image, c.terminating,
+             describe_record());
 }
 
 /* Held deletes so far: the ReplicaSet controller's FailedDelete Events (with their counts). */
@@ -1025,18 +1043,32 @@ static void cleanup(void)
     cg_e2e_namespace_delete(W.ns);
     cg_e2e_sh(NULL, "kubectl delete clusterrole,clusterrolebinding %s %s --ignore-not-found",
               W.hook, W.ctl_sa);
+    /* A sanitizer report from one of our processes (an ASan build) fails the run. */
+    const char *logs[] = {W.webhook.log, W.ctl[0].log, W.ctl[1].log};
+    for (size_t i = 0; i < sizeof(logs) / sizeof(logs[0]); i++) {
+        if (logs[i][0] != '\0' &&
+            cg_e2e_sh(NULL, "grep -q -e 'Sanitizer' -e 'runtime error:' '%s'", logs[i]) == 0) {
+            char *report = NULL;
+            cg_e2e_sh(&report, "grep -A30 -e Sanitizer -e 'runtime error:' '%s'", logs[i]);
+            print_error("sanitizer report in %s:\n%s\n", logs[i], report);
+            free(report);
+            W.sanitizer_report = true;
+        }
+    }
     print_message("e2e release: %.1f s from set-up to clean-up\n", cg_e2e_now() - W.t_start);
-    if (getenv("CG_E2E_KEEP") != NULL)
+    if (getenv("CG_E2E_KEEP") != NULL || W.sanitizer_report) {
         print_message("kept %s\n", W.dir->dir);
-    else
+        free(W.dir);
+    } else {
         cg_test_dir_destroy(W.dir);
+    }
     W.dir = NULL;
 }
 
 static int group_teardown(void **state)
 {
     cleanup();
-    return 0;
+    return W.sanitizer_report ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------ the scenarios */
@@ -1109,8 +1141,7 @@ static void test_pause_resume(void **state)
     cg_e2e_sleep_ms(5000);
     record_now(&r);
     if (r.group != 0 || strcmp(r.state, "paused") != 0) {
-        char *d = describe_record();
-        fail_msg("a paused release moved on after its approval: %s", d);
+        fail_msg("a paused release moved on after its approval: %s", describe_record());
     }
     annotate(APPROVER, "cellgate.io/emergency", "resume");
     wait_record(&r, "", 1, NULL, 20, "the resumed release to start group 1");
@@ -1346,5 +1377,5 @@ int main(void)
     int rc = cg_test_run("e2e release", tests, sizeof(tests) / sizeof(tests[0]), group_setup,
                          group_teardown);
     cleanup(); /* when the set-up failed half-way, cmocka runs no teardown */
-    return rc;
+    return W.sanitizer_report && rc == 0 ? 1 : rc;
 }
