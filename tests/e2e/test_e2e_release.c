@@ -1073,6 +1073,27 @@ static int group_teardown(void **state)
 
 /* ------------------------------------------------------------------ the scenarios */
 
+/* The record names who approved each group: the webhook wrote the approver beside each
+ * approval (cellgate.io/approved-by), the controller copied it when it acted. */
+static void assert_approvals_by(const char *who, int n)
+{
+    json_t *d = deployment();
+    json_t *rec = json_loads(or_else(annotation_of(d, "cellgate.io/release"), ""), 0, NULL);
+    json_t *list = json_object_get(rec, "approvals");
+    if ((int)json_array_size(list) != n)
+        fail_msg("%zu approvals recorded, want %d: %s", json_array_size(list), n,
+                 describe_record());
+    for (int g = 0; g < n; g++) {
+        json_t *a = json_array_get(list, (size_t)g);
+        const char *by = json_string_value(json_object_get(a, "by"));
+        if (json_integer_value(json_object_get(a, "group")) != g || by == NULL ||
+            strcmp(by, who) != 0 || json_string_value(json_object_get(a, "at")) == NULL)
+            fail_msg("approval %d is not group %d by %s: %s", g, g, who, describe_record());
+    }
+    json_decref(rec);
+    json_decref(d);
+}
+
 /* 1. :1 -> :2 with manual approvals to the end. */
 static void test_release_with_approvals(void **state)
 {
@@ -1094,6 +1115,7 @@ static void test_release_with_approvals(void **state)
         approve(g);
     }
     wait_record(&r, old_rev, r.n_groups - 1, "complete", WAIT_GROUP_S, "the release to complete");
+    assert_approvals_by("alice", r.n_groups - 1);
     wait_all_serving(2, 30);
     held_report("release :1 -> :2");
     print_message("release :1 -> :2 with approvals: %.1f s\n", cg_e2e_now() - t0);

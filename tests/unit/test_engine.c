@@ -444,11 +444,17 @@ static void mutate_release_drops_stale_approval(void **state)
     json_decref(again);
     json_decref(obj);
     json_decref(review);
-    /* Scaling keeps it: an approval of the release in progress. */
+    /* Scaling keeps it: an approval of the release in progress (the mutation only names
+     * who approved, beside it). */
     review = variant(SCALE, "[{\"op\":\"add\",\"path\":\"/request/object/metadata/annotations/"
                             "cellgate.io~1approve\",\"value\":\"1\"}]");
     run_json(set, CG_REVIEW_MUTATE, NOW_PLAIN, review, &r);
-    assert_untouched(&r);
+    obj = patched(review, &r);
+    const json_t *anns = json_object_get(json_object_get(obj, "metadata"), "annotations");
+    assert_string_equal(json_string_value(json_object_get(anns, "cellgate.io/approve")), "1");
+    assert_string_equal(json_string_value(json_object_get(anns, "cellgate.io/approved-by")),
+                        "admin");
+    json_decref(obj);
     run_dispose(&r);
     json_decref(review);
     cg_policy_set_unref(set);

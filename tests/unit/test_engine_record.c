@@ -1,6 +1,7 @@
 /* [release.record]: only cellgate writes cellgate.io/release. A user who sets, changes or
  * removes it is denied; cellgate's controller (a trusted user) may; the webhook's own mutation
- * at the start of a release writes exactly the record validation then finds. */
+ * at the start of a release writes exactly the record validation then finds. The same for
+ * cellgate.io/approved-by, which the mutation writes beside an approval. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -228,6 +229,127 @@ static void the_controllers_rollback_record(void **state)
     json_decref(review);
 }
 
+/* The patch of a mutation as compact JSON text ("" when there is none). */
+static void patch_text(const json_t *r, char *out, size_t cap)
+{
+    out[0] = '\0';
+    const char *b64 = json_string_value(json_object_get(r, "patch"));
+    if (b64 == NULL)
+        return;
+    struct cg_buf text;
+    cg_buf_init(&text, 0);
+    assert_int_equal(cg_base64_decode(b64, strlen(b64), &text), CG_OK);
+    snprintf(out, cap, "%.*s", (int)text.len, text.data);
+    cg_buf_dispose(&text);
+}
+
+#define ANN(where, key, value)                                                                     \
+    "{\"op\":\"add\",\"path\":\"/request/" where "/metadata/annotations/cellgate.io~1" key         \
+    "\",\"value\":\"" value "\"}"
+#define RM_GROUP                                                                                   \
+    "{\"op\":\"replace\",\"path\":\"/request/userInfo/groups\",\"value\":[\"release-managers\"]}"
+
+/* Who approved: the mutation of the request that sets cellgate.io/approve writes the user's
+ * name into cellgate.io/approved-by (once: a reinvocation adds nothing), and validation lets
+ * nobody else write that name. */
+static void approved_by(void **state)
+{
+    static const struct {
+        const char *name, *ops, *decision;
+    } rows[] = {
+        {"the approver, as the mutation wrote it",
+         "[" ANN("object", "approve", "1") "," ANN("object", "approved-by",
+                                                   "rm") "," AS("rm") "," RM_GROUP "]",
+         "allowed"},
+        {"someone else's name on an approval",
+         "[" ANN("object", "approve", "1") "," ANN("object", "approved-by",
+                                                   "bob") "," AS("rm") "," RM_GROUP "]",
+         "denied"},
+        {"a name without an approval in the same request",
+         "[" ANN("oldObject", "approve", "1") "," ANN("object", "approve", "1") "," ANN(
+             "object", "approved-by", "rm") "," AS("rm") "," RM_GROUP "]",
+         "denied"},
+        {"the name removed, the approval kept",
+         "[" ANN("oldObject", "approve", "1") "," ANN("oldObject", "approved-by",
+                                                      "rm") "," ANN("object", "approve", "1") "]",
+         "denied"},
+        {"both removed",
+         "[" ANN("oldObject", "approve", "1") "," ANN("oldObject", "approved-by", "rm") "]",
+         "allowed"},
+        {"the controller's update",
+         "[" ANN("oldObject", "approved-by", "rm") "," ANN("object", "approved-by",
+                                                           "x") "," AS(CONTROLLER) "]",
+         "allowed"},
+        {"unchanged by a scale",
+         "[" ANN("oldObject", "approved-by", "rm") "," ANN("object", "approved-by", "rm") "]",
+         "allowed"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        json_t *review = load("engine/payments-update-scale.json", rows[i].ops);
+        char decision[16];
+        json_t *r = run(CG_REVIEW_VALIDATE, review, decision);
+        if (strcmp(decision, rows[i].decision) != 0)
+            fail_msg("%s: %s, want %s", rows[i].name, decision, rows[i].decision);
+        if (strcmp(decision, "denied") == 0) {
+            const char *m =
+                json_string_value(json_object_get(json_object_get(r, "status"), "message"));
+            if (strstr(m, "rule release.record") == NULL ||
+                strstr(m, "cellgate.io/approved-by") == NULL)
+                fail_msg("%s: %s", rows[i].name, m);
+        }
+        json_decref(r);
+        json_decref(review);
+    }
+
+    /* The mutation names the approver; reinvoked, it adds nothing; validation allows it. */
+    json_t *review = load("engine/payments-update-scale.json",
+                          "[" ANN("object", "approve", "1") "," AS("rm") "," RM_GROUP "]");
+    char decision[16], patch[4096];
+    json_t *r = run(CG_REVIEW_MUTATE, review, decision);
+    patch_text(r, patch, sizeof(patch));
+    assert_string_equal(decision, "patched");
+    assert_string_equal(
+        patch, "[{\"op\":\"add\",\"path\":\"/metadata/annotations/cellgate.io~1approved-by\","
+               "\"value\":\"rm\"}]");
+    json_decref(r);
+    json_t *anns = json_object_get(
+        json_object_get(json_object_get(json_object_get(review, "request"), "object"), "metadata"),
+        "annotations");
+    json_object_set_new(anns, "cellgate.io/approved-by", json_string("rm"));
+    r = run(CG_REVIEW_MUTATE, review, decision);
+    patch_text(r, patch, sizeof(patch));
+    assert_string_equal(patch, "");
+    json_decref(r);
+    r = run(CG_REVIEW_VALIDATE, review, decision);
+    assert_string_equal(decision, "allowed");
+    json_decref(r);
+    /* Another approver of the next group replaces the name. */
+    json_t *req = json_object_get(review, "request");
+    json_t *old_meta = json_object_get(json_object_get(req, "oldObject"), "metadata");
+    json_object_set_new(old_meta, "annotations", json_deep_copy(anns));
+    json_object_set_new(anns, "cellgate.io/approve", json_string("2"));
+    json_object_set_new(json_object_get(req, "userInfo"), "username", json_string("carol"));
+    r = run(CG_REVIEW_MUTATE, review, decision);
+    patch_text(r, patch, sizeof(patch));
+    assert_non_null(strstr(patch, "\"value\":\"carol\""));
+    json_decref(r);
+    json_decref(review);
+
+    /* A release starts: the approval and its name from the last release both go. */
+    review =
+        load("engine/payments-update-release.json",
+             "[" ANN("oldObject", "approve", "2") "," ANN("oldObject", "approved-by", "rm") "," ANN(
+                 "object", "approve", "2") "," ANN("object", "approved-by", "rm") "]");
+    r = run(CG_REVIEW_MUTATE, review, decision);
+    patch_text(r, patch, sizeof(patch));
+    assert_non_null(strstr(patch, "{\"op\":\"remove\",\"path\":\"/metadata/annotations/"
+                                  "cellgate.io~1approve\"}"));
+    assert_non_null(strstr(patch, "{\"op\":\"remove\",\"path\":\"/metadata/annotations/"
+                                  "cellgate.io~1approved-by\"}"));
+    json_decref(r);
+    json_decref(review);
+}
+
 static int setup(void **state)
 {
     const char *paths[] = {CG_SOURCE_DIR "/policies/examples/payments.yaml"};
@@ -247,6 +369,7 @@ int main(void)
         cmocka_unit_test(record_writers),
         cmocka_unit_test(the_webhooks_own_record),
         cmocka_unit_test(the_controllers_rollback_record),
+        cmocka_unit_test(approved_by),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

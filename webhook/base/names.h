@@ -8,6 +8,8 @@
 #define CG_ANN_RELEASE "cellgate.io/release"     /* the release record (JSON) */
 #define CG_ANN_APPROVE "cellgate.io/approve"     /* "<group>": approves that group */
 #define CG_ANN_EMERGENCY "cellgate.io/emergency" /* pause | resume | rollback */
+/* Who set cellgate.io/approve: written by the webhook's mutation in that same request. */
+#define CG_ANN_APPROVED_BY "cellgate.io/approved-by"
 #define CG_ANN_BREAK_GLASS_DEFAULT "cellgate.io/break-glass"
 
 /* Pod label and annotations. */

@@ -312,6 +312,8 @@ static enum cg_status deployment_text(struct cg_ctl_snapshot *s, struct cg_str t
         v->has_approve = true;
         v->approve = jstr(s, a);
     }
+    if ((a = json_object_get(anns, CG_ANN_APPROVED_BY)) != NULL && json_is_string(a))
+        v->approver = jstr(s, a);
     if ((a = json_object_get(anns, CG_ANN_EMERGENCY)) != NULL && json_is_string(a)) {
         v->has_emergency = true;
         v->emergency = jstr(s, a);

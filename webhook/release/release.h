@@ -107,7 +107,7 @@ struct cg_release_snapshot {
     struct cg_str record; /* cellgate.io/release */
     bool has_approve;
     struct cg_str approve;  /* cellgate.io/approve */
-    struct cg_str approver; /* who set it, when the driver knows (managedFields); may be empty */
+    struct cg_str approver; /* who set it (cellgate.io/approved-by, the webhook's); may be empty */
     bool has_emergency;
     struct cg_str emergency; /* cellgate.io/emergency */
     bool has_break_glass;    /* the policy's break-glass annotation, with a reason */

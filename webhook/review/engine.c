@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/names.h"
 #include "placement/plan.h"
 #include "review/engine_pod.h"
 
-#define ANN_APPROVE "cellgate.io/approve"
+#define ANN_APPROVE CG_ANN_APPROVE
+#define ANN_APPROVED_BY CG_ANN_APPROVED_BY
 #define ANN_EMERGENCY "cellgate.io/emergency"
 #define ANN_RELEASE "cellgate.io/release"
 #define ANN_BREAK_GLASS_DEFAULT "cellgate.io/break-glass"
@@ -636,16 +638,37 @@ static enum cg_status mutate(struct ctx *c, const struct cg_policy *p, bool *cha
     }
     /* An approval belongs to one release: one left from an earlier release must not let this
      * one skip its group 0. */
-    bool approved;
-    kvs_get(&o->annotations, ANN_APPROVE, &approved);
-    if (approved) {
+    static const char *const stale[] = {ANN_APPROVE, ANN_APPROVED_BY};
+    for (size_t i = 0; i < 2; i++) {
+        bool found;
+        kvs_get(&o->annotations, stale[i], &found);
+        if (!found)
+            continue;
         const struct cg_str segs[] = {CG_STR_LIT("metadata"), CG_STR_LIT("annotations"),
-                                      CG_STR_LIT(ANN_APPROVE)};
+                                      cg_str_from(stale[i])};
         if ((st = cg_patch_remove(c->patch, segs, 3)))
             return st;
     }
     *changed = c->patch->n_ops > before;
     return CG_OK;
+}
+
+/* Who approved: only the webhook sees the user who sets cellgate.io/approve (the controller
+ * sees the annotation, not its author), so its mutation of that request writes the name
+ * beside it, for the release record's approvals. release.record keeps anyone else from
+ * writing it. */
+static enum cg_status mutate_approval(struct ctx *c)
+{
+    struct cg_str v;
+    if (!annotation_set(c, ANN_APPROVE, &v))
+        return CG_OK;
+    bool found;
+    struct cg_str by = kvs_get(&c->obj->annotations, ANN_APPROVED_BY, &found);
+    if (found && cg_str_eq(by, c->req->username))
+        return CG_OK; /* reinvoked, or the same approver again */
+    const struct cg_str segs[] = {CG_STR_LIT("metadata"), CG_STR_LIT("annotations"),
+                                  CG_STR_LIT(ANN_APPROVED_BY)};
+    return cg_patch_add_string(c->patch, segs, 3, 2, c->req->username);
 }
 
 /* --- the release record is cellgate's -------------------------------------------------------- */
@@ -697,6 +720,35 @@ static void check_record(struct ctx *c, const struct cg_policy *p)
             : was ? "change"
                   : "set",
             ANN_RELEASE);
+}
+
+/* [release.record] cellgate.io/approved-by is the webhook's too: it may change only to the
+ * name of the user who sets cellgate.io/approve in the same request (what the mutation
+ * writes), or go with the approval when a release starts. A user who wrote it by hand could
+ * put someone else's name on an approval. */
+static void check_approved_by(struct ctx *c, const struct cg_policy *p)
+{
+    bool was = false, is = false, approve_now;
+    struct cg_str now = kvs_get(&c->obj->annotations, ANN_APPROVED_BY, &is), before = CG_STR_NULL;
+    if (c->old != NULL)
+        before = kvs_get(&c->old->annotations, ANN_APPROVED_BY, &was);
+    if ((was == is && cg_str_eq(before, now)) || trusted_user(c))
+        return;
+    struct cg_str v;
+    if (is && annotation_set(c, ANN_APPROVE, &v) && cg_str_eq(now, c->req->username))
+        return;
+    kvs_get(&c->obj->annotations, ANN_APPROVE, &approve_now);
+    if (!is && !approve_now)
+        return; /* gone with its approval (the mutation that starts a release drops both) */
+    const struct cg_str user = c->req->username;
+    violate(c, p, RULE_RELEASE_RECORD,
+            "user %.*s may not %s %s; the webhook writes it, with the name of whoever sets "
+            "cellgate.io/approve",
+            (int)user.n, user.p,
+            !is   ? "remove"
+            : was ? "change"
+                  : "set",
+            ANN_APPROVED_BY);
 }
 
 /* [release.escape] A policy covers a Deployment by its labels, so an update that changes them
@@ -898,12 +950,16 @@ enum cg_status cg_engine_eval(const struct cg_policy_set *set, enum cg_review_pa
             /* Once, by the policy whose plan the record holds (the first enforcing one). */
             if (!record_checked && p->enforcement == CG_ENFORCE_ENFORCE) {
                 check_record(&c, p);
+                check_approved_by(&c, p);
                 record_checked = true;
             }
         } else if (mutator == NULL && c.release && p->enforcement == CG_ENFORCE_ENFORCE) {
             bool changed = false;
             c.st = mutate(&c, p, &changed);
             mutator = p; /* the first enforcing policy owns the plan, even when it is met */
+        } else if (mutator == NULL && p->enforcement == CG_ENFORCE_ENFORCE) {
+            c.st = mutate_approval(&c);
+            mutator = p;
         }
     }
     for (size_t i = 0; i < n_old && c.st == CG_OK; i++) {
