@@ -3,9 +3,6 @@
  * precondition, impersonation headers) and every outcome the lab cannot produce on demand:
  * a conflict and the re-read after it, a release that moved on meanwhile, conflicts without
  * end, a denial's message, answers that are not Deployments, a refused LIST. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -14,133 +11,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 
 #include "cli/cli.h"
+#include "test_scripted_api.h"
 #include "test_support.h"
 
 #define GEN_CERTS CG_SOURCE_DIR "/certs/gen-dev-certs"
-#define MAX_EXCHANGES 16
-
-/* One scripted exchange: the request expected (method, and a prefix of the target) and the
- * answer. */
-struct exchange {
-    const char *method, *target;
-    int code;
-    const char *body;
-};
-
-/* What the server received for one exchange. */
-struct seen {
-    char line[600]; /* "PATCH /apis/..." */
-    char impersonate[128];
-    char body[4096];
-};
-
-struct fake {
-    int lfd, port;
-    SSL_CTX *ctx;
-    pthread_t thread;
-    const struct exchange *script;
-    size_t n, next;
-    struct seen seen[MAX_EXCHANGES];
-    char mismatch[800]; /* the first request that was not the script's */
-};
-
-/* One request: its head (read byte by byte, so nothing of the next one is consumed) and its
- * body (Content-Length). method holds 16 bytes, target 600. */
-static bool read_request(SSL *ssl, struct seen *s, char *method, char *target)
-{
-    char head[8192];
-    size_t len = 0;
-    while (len < 4 || memcmp(head + len - 4, "\r\n\r\n", 4) != 0) {
-        if (len + 1 >= sizeof(head) || SSL_read(ssl, head + len, 1) != 1)
-            return false;
-        len++;
-    }
-    head[len] = '\0';
-    if (sscanf(head, "%15s %599s", method, target) != 2)
-        return false;
-    snprintf(s->line, sizeof(s->line), "%s %s", method, target);
-    size_t body_len = 0;
-    s->impersonate[0] = '\0';
-    for (char *h = strstr(head, "\r\n"); h != NULL; h = strstr(h + 2, "\r\n")) {
-        if (strncasecmp(h + 2, "Content-Length:", 15) == 0)
-            body_len = strtoul(h + 17, NULL, 10);
-        if (strncasecmp(h + 2, "Impersonate-", 12) == 0) {
-            size_t l = strlen(s->impersonate);
-            snprintf(s->impersonate + l, sizeof(s->impersonate) - l, "%.*s;",
-                     (int)strcspn(h + 2, "\r"), h + 2);
-        }
-    }
-    if (body_len >= sizeof(s->body))
-        return false;
-    for (size_t got = 0; got < body_len;) {
-        int r = SSL_read(ssl, s->body + got, (int)(body_len - got));
-        if (r <= 0)
-            return false;
-        got += (size_t)r;
-    }
-    s->body[body_len] = '\0';
-    return true;
-}
-
-static void respond(SSL *ssl, int code, const char *body)
-{
-    char head[256];
-    int n =
-        snprintf(head, sizeof(head),
-                 "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                 code, strlen(body));
-    SSL_write(ssl, head, n);
-    if (*body)
-        SSL_write(ssl, body, (int)strlen(body));
-}
-
-static void *serve(void *arg)
-{
-    struct fake *f = arg;
-    for (;;) {
-        int fd = accept(f->lfd, NULL, NULL);
-        if (fd < 0)
-            return NULL; /* closed: the test is over */
-        SSL *ssl = SSL_new(f->ctx);
-        SSL_set_fd(ssl, fd);
-        if (SSL_accept(ssl) == 1) {
-            char method[16], target[600];
-            struct seen s;
-            while (read_request(ssl, &s, method, target)) {
-                const struct exchange *x = f->next < f->n ? &f->script[f->next] : NULL;
-                if (f->next < MAX_EXCHANGES)
-                    f->seen[f->next] = s;
-                f->next++;
-                if (x == NULL || strcmp(x->method, method) != 0 ||
-                    strncmp(x->target, target, strlen(x->target)) != 0) {
-                    if (!f->mismatch[0])
-                        snprintf(f->mismatch, sizeof(f->mismatch), "unexpected %s %s", method,
-                                 target);
-                    respond(ssl, 500, "{}");
-                    continue;
-                }
-                respond(ssl, x->code, x->body);
-            }
-        }
-        SSL_free(ssl);
-        close(fd);
-    }
-}
+#define MAX_EXCHANGES CG_TEST_API_MAX_EXCHANGES
 
 struct fx {
     struct cg_test_dir *dir;
     char kubeconfig[600];
-    struct fake f;
+    struct cg_test_api f;
 };
 
 static int setup(void **state)
@@ -149,30 +34,7 @@ static int setup(void **state)
     x->dir = cg_test_dir_create("cg-cli-ops");
     const char *argv[] = {GEN_CERTS, "-q", "-o", x->dir->dir, NULL};
     assert_int_equal(cg_test_spawn(argv), 0);
-    struct fake *f = &x->f;
-    f->ctx = SSL_CTX_new(TLS_server_method());
-    assert_int_equal(SSL_CTX_use_certificate_chain_file(f->ctx, cg_test_path(x->dir, "tls.crt")),
-                     1);
-    assert_int_equal(
-        SSL_CTX_use_PrivateKey_file(f->ctx, cg_test_path(x->dir, "tls.key"), SSL_FILETYPE_PEM), 1);
-    f->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(f->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-    socklen_t len = sizeof(a);
-    getsockname(f->lfd, (struct sockaddr *)&a, &len);
-    f->port = ntohs(a.sin_port);
-    assert_int_equal(listen(f->lfd, 8), 0);
-    assert_int_equal(pthread_create(&f->thread, NULL, serve, f), 0);
-    char yaml[2048];
-    snprintf(yaml, sizeof(yaml),
-             "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n"
-             "    server: https://127.0.0.1:%d\n    certificate-authority: %s\n"
-             "users:\n- name: u\n  user: {token: t}\n"
-             "contexts:\n- name: c\n  context: {cluster: fake, user: u}\n"
-             "current-context: c\n",
-             f->port, cg_test_path(x->dir, "ca.crt"));
-    snprintf(x->kubeconfig, sizeof(x->kubeconfig), "%s", cg_test_path(x->dir, "kubeconfig"));
-    cg_test_write_file(x->kubeconfig, yaml);
+    cg_test_api_start(&x->f, x->dir->dir, x->kubeconfig, sizeof(x->kubeconfig));
     *state = x;
     return 0;
 }
@@ -180,10 +42,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *x = *state;
-    shutdown(x->f.lfd, SHUT_RDWR);
-    close(x->f.lfd);
-    pthread_join(x->f.thread, NULL);
-    SSL_CTX_free(x->f.ctx);
+    cg_test_api_stop(&x->f);
     cg_test_dir_destroy(x->dir);
     free(x);
     return 0;
@@ -205,12 +64,9 @@ static void slurp(FILE *f, char *buf, size_t len)
 
 /* Runs cellgate with the arguments against the script (n exchanges), and checks that the
  * script was followed to its end. */
-static void run(struct fx *x, struct cli *r, const struct exchange *script, size_t n, ...)
+static void run(struct fx *x, struct cli *r, const struct cg_test_exchange *script, size_t n, ...)
 {
-    x->f.script = script;
-    x->f.n = n;
-    x->f.next = 0;
-    x->f.mismatch[0] = '\0';
+    cg_test_api_script(&x->f, script, n);
     char *argv[32];
     int argc = 0;
     argv[argc++] = "cellgate";
@@ -298,7 +154,7 @@ static void approve_after_conflict(void **state)
 {
     struct fx *x = *state;
     struct bodies b = {0};
-    const struct exchange script[] = {
+    const struct cg_test_exchange script[] = {
         {"GET", DEP_PATH, 200, dep(&b, "1", 0, "progressing", NULL, NULL)},
         {"PATCH", DEP_PATH, 409, STATUS(409, "the object has been modified")},
         {"GET", DEP_PATH, 200, dep(&b, "2", 1, "waiting-approval", NULL, NULL)},
@@ -324,7 +180,7 @@ static void approve_after_conflict(void **state)
     assert_string_equal(x->f.seen[0].impersonate, "");
 
     /* Ahead of time, as someone else, JSON out: the patched Deployment's view. */
-    const struct exchange early[] = {
+    const struct cg_test_exchange early[] = {
         {"GET", DEP_PATH, 200, dep(&b, "4", 0, "progressing", NULL, NULL)},
         {"PATCH", DEP_PATH, 200, dep(&b, "5", 0, "progressing", "0", NULL)},
     };
@@ -346,7 +202,7 @@ static void approve_moved_on(void **state)
 {
     struct fx *x = *state;
     struct bodies b = {0};
-    const struct exchange script[] = {
+    const struct cg_test_exchange script[] = {
         {"GET", DEP_PATH, 200, dep(&b, "1", 0, "waiting-approval", NULL, NULL)},
         {"PATCH", DEP_PATH, 409, STATUS(409, "modified")},
         {"GET", DEP_PATH, 200, dep(&b, "2", 1, "progressing", "0", NULL)},
@@ -364,10 +220,10 @@ static void approve_conflicts(void **state)
     struct fx *x = *state;
     struct bodies b = {0};
     const char *d = dep(&b, "1", 0, "waiting-approval", NULL, NULL);
-    struct exchange script[10];
+    struct cg_test_exchange script[10];
     for (size_t i = 0; i < 10; i += 2) {
-        script[i] = (struct exchange){"GET", DEP_PATH, 200, d};
-        script[i + 1] = (struct exchange){"PATCH", DEP_PATH, 409, STATUS(409, "modified")};
+        script[i] = (struct cg_test_exchange){"GET", DEP_PATH, 200, d};
+        script[i + 1] = (struct cg_test_exchange){"PATCH", DEP_PATH, 409, STATUS(409, "modified")};
     }
     struct cli r;
     run(x, &r, script, N(script), "approve", "web", NULL);
@@ -382,22 +238,22 @@ static void nothing_to_do(void **state)
     struct fx *x = *state;
     struct bodies b = {0};
     struct cli r;
-    const struct exchange complete[] = {
+    const struct cg_test_exchange complete[] = {
         {"GET", DEP_PATH, 200, dep(&b, "1", 2, "complete", NULL, NULL)}};
     run(x, &r, complete, 1, "approve", "web", NULL);
     assert_int_equal(r.rc, 1);
     assert_contains(r.err, "the release of default/web is complete: nothing to approve");
-    const struct exchange last[] = {
+    const struct cg_test_exchange last[] = {
         {"GET", DEP_PATH, 200, dep(&b, "1", 2, "progressing", NULL, NULL)}};
     run(x, &r, last, 1, "approve", "web", NULL);
     assert_int_equal(r.rc, 0);
     assert_contains(r.out, "group 2 is the last group: it needs no approval");
-    const struct exchange approved[] = {
+    const struct cg_test_exchange approved[] = {
         {"GET", DEP_PATH, 200, dep(&b, "1", 1, "waiting-approval", "1", NULL)}};
     run(x, &r, approved, 1, "approve", "web", NULL);
     assert_int_equal(r.rc, 0);
     assert_contains(r.out, "group 1 is already approved");
-    const struct exchange paused[] = {
+    const struct cg_test_exchange paused[] = {
         {"GET", DEP_PATH, 200, dep(&b, "1", 1, "paused", NULL, "pause")}};
     run(x, &r, paused, 1, "pause", "web", NULL);
     assert_int_equal(r.rc, 0);
@@ -412,7 +268,7 @@ static void refusals(void **state)
     struct bodies b = {0};
     struct cli r;
     const char *d = dep(&b, "1", 0, "waiting-approval", NULL, NULL);
-    const struct exchange denied[] = {
+    const struct cg_test_exchange denied[] = {
         {"GET", DEP_PATH, 200, d},
         {"PATCH", DEP_PATH, 403,
          STATUS(403, "admission webhook \\\"deployments.validate.cellgate.io\\\" denied the "
@@ -423,25 +279,25 @@ static void refusals(void **state)
     assert_string_equal(r.err, "cellgate approve: deployment default/web: admission webhook "
                                "\"deployments.validate.cellgate.io\" denied the request: user "
                                "alice may not set cellgate.io/approve\n");
-    const struct exchange rollback[] = {
+    const struct cg_test_exchange rollback[] = {
         {"GET", DEP_PATH, 200, d},
         {"PATCH", DEP_PATH, 400, STATUS(400, "cellgate.io/emergency is \\\"x\\\"")},
     };
     run(x, &r, rollback, N(rollback), "rollback", "web", NULL);
     assert_int_equal(r.rc, 1);
     assert_contains(r.err, "cellgate rollback: deployment default/web: cellgate.io/emergency");
-    const struct exchange conflict[] = {
+    const struct cg_test_exchange conflict[] = {
         {"GET", DEP_PATH, 200, d},
         {"PATCH", DEP_PATH, 409, STATUS(409, "modified")},
     };
     run(x, &r, conflict, N(conflict), "resume", "web", NULL);
     assert_int_equal(r.rc, 1);
     assert_contains(r.err, "cellgate resume: default/web: conflict: try again");
-    const struct exchange garbage_get[] = {{"GET", DEP_PATH, 200, "not json"}};
+    const struct cg_test_exchange garbage_get[] = {{"GET", DEP_PATH, 200, "not json"}};
     run(x, &r, garbage_get, 1, "status", "web", NULL);
     assert_int_equal(r.rc, 1);
     assert_contains(r.err, "the API server sent no Deployment");
-    const struct exchange garbage_patch[] = {
+    const struct cg_test_exchange garbage_patch[] = {
         {"GET", DEP_PATH, 200, d},
         {"PATCH", DEP_PATH, 200, "[]"},
     };
@@ -451,7 +307,7 @@ static void refusals(void **state)
     run(x, &r, garbage_patch, N(garbage_patch), "approve", "web", NULL);
     assert_int_equal(r.rc, 1);
     assert_contains(r.err, "the API server answered with no Deployment");
-    const struct exchange bad_record[] = {
+    const struct cg_test_exchange bad_record[] = {
         {"GET", DEP_PATH, 200,
          "{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\",\"annotations\":"
          "{\"cellgate.io/release\":\"{}\"}}}"}};
@@ -473,26 +329,26 @@ static void status_list(void **state)
              "{\"resourceVersion\":\"9\"},\"items\":[%s,{\"metadata\":{\"name\":\"plain\","
              "\"namespace\":\"default\"}}]}",
              dep(&b, "1", 1, "soaking", NULL, NULL));
-    const struct exchange ns[] = {
+    const struct cg_test_exchange ns[] = {
         {"GET", "/apis/apps/v1/namespaces/default/deployments?", 200, list}};
     struct cli r;
     run(x, &r, ns, 1, "status", NULL);
     assert_int_equal(r.rc, 0);
     assert_contains(r.out, "web   1 of 3  soaking  a -/2, b -/2");
     assert_null(strstr(r.out, "plain"));
-    const struct exchange all[] = {{"GET", "/apis/apps/v1/deployments?", 200, list}};
+    const struct cg_test_exchange all[] = {{"GET", "/apis/apps/v1/deployments?", 200, list}};
     run(x, &r, all, 1, "status", "-A", "-o", "json", NULL);
     assert_int_equal(r.rc, 0);
     json_t *v = json_loads(r.out, 0, NULL);
     assert_int_equal(json_array_size(json_object_get(v, "items")), 1);
     json_decref(v);
-    const struct exchange none[] = {
+    const struct cg_test_exchange none[] = {
         {"GET", "/apis/apps/v1/namespaces/team/deployments?", 200,
          "{\"kind\":\"DeploymentList\",\"metadata\":{\"resourceVersion\":\"9\"},\"items\":[]}"}};
     run(x, &r, none, 1, "status", "-n", "team", NULL);
     assert_int_equal(r.rc, 0);
     assert_contains(r.out, "no covered Deployments in namespace team");
-    const struct exchange forbidden[] = {
+    const struct cg_test_exchange forbidden[] = {
         {"GET", "/apis/apps/v1/deployments?", 403,
          STATUS(403, "deployments.apps is forbidden: User \\\"alice\\\" cannot list")}};
     run(x, &r, forbidden, 1, "status", "-A", NULL);

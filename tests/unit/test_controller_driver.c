@@ -2,8 +2,10 @@
  * (tests/fixtures/controller/), and an API server that cannot be reached: a Deployment that is
  * gone or not covered asks for nothing again and is forgotten by the metrics; a covered one
  * is evaluated, its first action fails (transport), the failure is counted and the driver
- * asks to look again after CG_DRIVER_RETRY. The release metrics' text: states, histograms,
- * counters. */
+ * asks to look again after CG_DRIVER_RETRY. A Deployment patch refused with 409 (against a
+ * scripted API server): the Deployment is read afresh and the patch made again at once, with
+ * the new resourceVersion, a bounded number of times. The release metrics' text: states,
+ * histograms, counters. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +20,7 @@
 #include "controller/driver.h"
 #include "controller/relmetrics.h"
 #include "kube/objstore.h"
+#include "test_scripted_api.h"
 #include "test_support.h"
 
 static const char policy_yaml[] = "apiVersion: cellgate.io/v1\n"
@@ -124,6 +127,32 @@ static void count_result(void *ud, const char *check, bool ok, int64_t at, const
     (*(int *)ud)++;
 }
 
+/* The fixture Deployment with cellgate.io/emergency: resume (its evaluation's first action is
+ * the Deployment patch that removes it), at resourceVersion rv. Caller frees. */
+static char *resume_deployment(const char *rv, size_t *out_len)
+{
+    size_t len;
+    char *t = cg_test_read_fixture("controller/deployment.json", &len);
+    const char *at = strstr(t, "\"annotations\":{");
+    assert_non_null(at);
+    const char *add = "\"cellgate.io/emergency\":\"resume\",";
+    size_t off = (size_t)(at - t) + 15;
+    char *d = malloc(len + strlen(add) + 64);
+    memcpy(d, t, off);
+    memcpy(d + off, add, strlen(add));
+    memcpy(d + off + strlen(add), t + off, len - off);
+    d[len + strlen(add)] = '\0';
+    free(t);
+    char *v = strstr(d, "\"resourceVersion\":\"14884\"");
+    assert_non_null(v);
+    char repl[64];
+    int n = snprintf(repl, sizeof(repl), "\"resourceVersion\":\"%s\"", rv);
+    memmove(v + n, v + 25, strlen(v + 25) + 1);
+    memcpy(v, repl, (size_t)n);
+    *out_len = strlen(d);
+    return d;
+}
+
 /* emergency=resume drops the Deployment's check results, so the checks run afresh instead of
  * a remembered failure pausing the release again at once. */
 static void resume_forgets_results(void **state)
@@ -133,18 +162,9 @@ static void resume_forgets_results(void **state)
     for (int i = 0; i < 4; i++)
         st[i] = cg_objstore_create(&oc);
     size_t len;
-    char *t = cg_test_read_fixture("controller/deployment.json", &len);
-    const char *at = strstr(t, "\"annotations\":{");
-    assert_non_null(at);
-    const char *add = "\"cellgate.io/emergency\":\"resume\",";
-    size_t off = (size_t)(at - t) + 15;
-    char *d = malloc(len + strlen(add) + 1);
-    memcpy(d, t, off);
-    memcpy(d + off, add, strlen(add));
-    memcpy(d + off + strlen(add), t + off, len - off);
-    cg_objstore_apply(st[0], CG_KUBE_ADDED, d, len + strlen(add));
+    char *d = resume_deployment("14884", &len);
+    cg_objstore_apply(st[0], CG_KUBE_ADDED, d, len);
     free(d);
-    free(t);
     struct cg_controller_caches caches = {st[0], st[1], st[2], st[3]};
     struct cg_policy_set *set = NULL;
     struct cg_err err;
@@ -177,6 +197,105 @@ static void resume_forgets_results(void **state)
     cg_policy_set_unref(set);
     for (int i = 0; i < 4; i++)
         cg_objstore_destroy(st[i]);
+}
+
+#define DEP_PATH "/apis/apps/v1/namespaces/g-fix/deployments/web"
+#define CONFLICT "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"Conflict\",\"code\":409}"
+
+static void conflict_reads_afresh(void **state)
+{
+    struct cg_test_dir *dir = cg_test_dir_create("cg-driver");
+    const char *argv[] = {CG_SOURCE_DIR "/certs/gen-dev-certs", "-q", "-o", dir->dir, NULL};
+    assert_int_equal(cg_test_spawn(argv), 0);
+    struct cg_test_api api;
+    char kubeconfig[600];
+    cg_test_api_start(&api, dir->dir, kubeconfig, sizeof(kubeconfig));
+    size_t conf_len;
+    char *conf = cg_test_read_file(kubeconfig, &conf_len);
+    struct cg_err err;
+    cg_err_clear(&err);
+    struct cg_kube_config *kc = NULL;
+    struct cg_kube_client *client = NULL;
+    assert_int_equal(cg_kube_config_decode(conf, conf_len, kubeconfig, NULL, 0, &kc, &err), CG_OK);
+    struct cg_kube_client_options ko = {.connect_timeout_ms = 2000, .timeout_ms = 5000};
+    assert_int_equal(cg_kube_client_create(kc, &ko, &client, &err), CG_OK);
+    struct cg_policy_set *set = NULL;
+    assert_int_equal(cg_policy_set_decode("t.yaml", policy_yaml, strlen(policy_yaml), &set, &err),
+                     CG_OK);
+    struct cg_driver_config dc = {.now = fixed_now};
+    struct cg_driver *drv = cg_driver_create(&dc);
+    struct cg_objstore_config oc = {"t", NULL, NULL};
+    struct cg_objstore *st[4];
+    for (int i = 0; i < 4; i++)
+        st[i] = cg_objstore_create(&oc);
+    struct cg_controller_caches caches = {st[0], st[1], st[2], st[3]};
+    size_t len;
+    char *cached = resume_deployment("14884", &len), *fresh = resume_deployment("15000", &len);
+    cg_objstore_apply(st[0], CG_KUBE_ADDED, cached, strlen(cached));
+
+    /* 409, the Deployment read afresh, the patch made again on it and applied. */
+    const struct cg_test_exchange once[] = {
+        {"PATCH", DEP_PATH, 409, CONFLICT},
+        {"GET", DEP_PATH, 200, fresh},
+        {"PATCH", DEP_PATH, 200, "{}"},
+    };
+    cg_test_api_script(&api, once, 3);
+    assert_int_equal(
+        cg_driver_reconcile(drv, client, &caches, set, CG_STR_LIT("g-fix"), CG_STR_LIT("web")), 0);
+    if (api.mismatch[0])
+        fail_msg("%s", api.mismatch);
+    assert_int_equal(api.next, 3);
+    assert_non_null(strstr(api.seen[0].body, "\"resourceVersion\":\"14884\""));
+    assert_non_null(strstr(api.seen[2].body, "\"resourceVersion\":\"15000\""));
+    assert_non_null(strstr(api.seen[2].body, "\"cellgate.io/emergency\":null"));
+
+    /* Conflicts without end: given up after CG_DRIVER_CONFLICT_RETRIES fresh reads, looked
+     * at again after CG_DRIVER_RETRY. */
+    cg_objstore_apply(st[0], CG_KUBE_MODIFIED, cached, strlen(cached));
+    struct cg_test_exchange endless[2 * CG_DRIVER_CONFLICT_RETRIES + 1];
+    for (int i = 0; i <= CG_DRIVER_CONFLICT_RETRIES; i++) {
+        endless[2 * i] = (struct cg_test_exchange){"PATCH", DEP_PATH, 409, CONFLICT};
+        if (i < CG_DRIVER_CONFLICT_RETRIES)
+            endless[2 * i + 1] = (struct cg_test_exchange){"GET", DEP_PATH, 200, cached};
+    }
+    cg_test_api_script(&api, endless, 2 * CG_DRIVER_CONFLICT_RETRIES + 1);
+    assert_int_equal(
+        cg_driver_reconcile(drv, client, &caches, set, CG_STR_LIT("g-fix"), CG_STR_LIT("web")),
+        CG_DRIVER_RETRY);
+    if (api.mismatch[0])
+        fail_msg("%s", api.mismatch);
+    assert_int_equal(api.next, 2 * CG_DRIVER_CONFLICT_RETRIES + 1);
+
+    /* The fresh read fails: no second patch; the watch will bring the Deployment. */
+    const struct cg_test_exchange unread[] = {
+        {"PATCH", DEP_PATH, 409, CONFLICT},
+        {"GET", DEP_PATH, 500, "{}"},
+    };
+    cg_test_api_script(&api, unread, 2);
+    assert_int_equal(
+        cg_driver_reconcile(drv, client, &caches, set, CG_STR_LIT("g-fix"), CG_STR_LIT("web")),
+        CG_DRIVER_RETRY);
+    assert_int_equal(api.next, 2);
+
+    /* Other failures are not conflicts: no fresh read. */
+    const struct cg_test_exchange denied[] = {{"PATCH", DEP_PATH, 403, "{\"code\":403}"}};
+    cg_test_api_script(&api, denied, 1);
+    assert_int_equal(
+        cg_driver_reconcile(drv, client, &caches, set, CG_STR_LIT("g-fix"), CG_STR_LIT("web")),
+        CG_DRIVER_RETRY);
+    assert_int_equal(api.next, 1);
+
+    free(cached);
+    free(fresh);
+    free(conf);
+    for (int i = 0; i < 4; i++)
+        cg_objstore_destroy(st[i]);
+    cg_driver_destroy(drv);
+    cg_policy_set_unref(set);
+    cg_kube_client_destroy(client);
+    cg_kube_config_destroy(kc);
+    cg_test_api_stop(&api);
+    cg_test_dir_destroy(dir);
 }
 
 static void metrics_text(void **state)
@@ -227,6 +346,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(reconcile),
         cmocka_unit_test(resume_forgets_results),
+        cmocka_unit_test(conflict_reads_afresh),
         cmocka_unit_test(metrics_text),
     };
     return cmocka_run_group_tests_name("controller_driver", tests, NULL, NULL);

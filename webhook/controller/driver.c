@@ -3,12 +3,14 @@
 
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "base/log.h"
 #include "base/mem.h"
 #include "controller/apply.h"
 #include "controller/snapshot.h"
+#include "kube/objstore.h"
 
 struct cg_driver {
     struct cg_driver_config cfg;
@@ -81,13 +83,80 @@ static void observe(struct cg_driver *d, const struct cg_ctl_apply_result *res, 
         cg_relmetrics_observe_group(m, (double)(now - old.group_since));
 }
 
+/* Reads the Deployment from the API server into the cache (as a watch event would bring it).
+ * False when the read fails: the watch will bring it then. */
+static bool refresh_deployment(struct cg_kube_client *client,
+                               const struct cg_controller_caches *caches, struct cg_str ns,
+                               struct cg_str name)
+{
+    char ns_c[256], name_c[256];
+    if (ns.n >= sizeof(ns_c) || name.n >= sizeof(name_c))
+        return false;
+    memcpy(ns_c, ns.p, ns.n);
+    ns_c[ns.n] = '\0';
+    memcpy(name_c, name.p, name.n);
+    name_c[name.n] = '\0';
+    struct cg_buf path;
+    struct cg_kube_response resp;
+    struct cg_err err;
+    cg_err_clear(&err);
+    cg_buf_init(&path, 0);
+    cg_kube_response_init(&resp);
+    bool ok = cg_kube_path(&path, "apps/v1", ns_c, "deployments", name_c, NULL) == CG_OK &&
+              cg_kube_request(client, CG_KUBE_GET, path.data, NULL, 0, &resp, &err) == CG_OK &&
+              resp.code == 200;
+    if (ok)
+        cg_objstore_apply(caches->deployments, CG_KUBE_MODIFIED, resp.body.data, resp.body.len);
+    cg_buf_dispose(&path);
+    cg_kube_response_dispose(&resp);
+    return ok;
+}
+
+static enum cg_status reconcile_once(struct cg_driver *d, struct cg_kube_client *client,
+                                     const struct cg_controller_caches *caches,
+                                     const struct cg_policy_set *set, struct cg_str ns,
+                                     struct cg_str name, struct cg_ctl_apply_result *res,
+                                     bool *steered);
+
 int64_t cg_driver_reconcile(void *ud, struct cg_kube_client *client,
                             const struct cg_controller_caches *caches,
                             const struct cg_policy_set *set, struct cg_str ns, struct cg_str name)
 {
     struct cg_driver *d = ud;
+    struct cg_ctl_apply_result res;
+    bool steered;
+    enum cg_status st = reconcile_once(d, client, caches, set, ns, name, &res, &steered);
+    /* A Deployment patch refused with 409: its resourceVersion moved on since the cache's copy
+     * (the Deployment controller writes its status as the very pod events that end a group
+     * arrive). Read it afresh and decide again at once, rather than wait for the watch to bring
+     * the new version: on the lab that wait was the tail of "group done -> next maxSurge". */
+    for (int again = 0;
+         again < CG_DRIVER_CONFLICT_RETRIES && st != CG_OK && steered && res.code == 409 &&
+         res.failed < d->actions.n && d->actions.items[res.failed].kind == CG_ACT_PATCH_DEPLOYMENT;
+         again++) {
+        if (!refresh_deployment(client, caches, ns, name))
+            break;
+        st = reconcile_once(d, client, caches, set, ns, name, &res, &steered);
+    }
+    if (!steered)
+        return 0;
+    if (st != CG_OK)
+        return CG_DRIVER_RETRY;
+    return d->actions.requeue_after > 0 ? d->actions.requeue_after : 0;
+}
+
+/* One snapshot -> eval -> apply. *steered is false when there is nothing to steer (the
+ * Deployment is gone or no policy covers it). */
+static enum cg_status reconcile_once(struct cg_driver *d, struct cg_kube_client *client,
+                                     const struct cg_controller_caches *caches,
+                                     const struct cg_policy_set *set, struct cg_str ns,
+                                     struct cg_str name, struct cg_ctl_apply_result *res,
+                                     bool *steered)
+{
     struct cg_err err;
     cg_err_clear(&err);
+    *res = (struct cg_ctl_apply_result){0, 0, CG_KUBE_NONE, 0};
+    *steered = true;
     int64_t now = d->cfg.now ? d->cfg.now(d->cfg.now_ud) : (int64_t)time(NULL);
     size_t skipped = 0;
     enum cg_status st = cg_ctl_snapshot_build(&d->snap, caches, set, ns, name, &skipped, &err);
@@ -97,7 +166,8 @@ int64_t cg_driver_reconcile(void *ud, struct cg_kube_client *client,
             cg_checks_forget(d->cfg.checks, ns, name);
         if (d->cfg.metrics != NULL)
             cg_relmetrics_set_state(d->cfg.metrics, ns, name, false, CG_RELEASE_PROGRESSING);
-        return 0;
+        *steered = false;
+        return CG_OK;
     }
     if (skipped > 0) {
         struct cg_log_line l;
@@ -118,12 +188,12 @@ int64_t cg_driver_reconcile(void *ud, struct cg_kube_client *client,
     if (st != CG_OK) {
         cg_log(CG_LOG_ERROR, "release evaluation refused the snapshot", "policy",
                d->snap.policy->name, NULL);
-        return CG_DRIVER_RETRY;
+        d->actions.n = 0;
+        return st;
     }
-    struct cg_ctl_apply_result res;
     st = cg_ctl_apply(client, &d->snap.view, d->snap.resource_version, &d->actions, now, run_check,
-                      d, &res, &err);
-    observe(d, &res, now);
+                      d, res, &err);
+    observe(d, res, now);
     if (cg_log_enabled(CG_LOG_DEBUG)) {
         struct cg_log_line l;
         cg_log_begin(&l, CG_LOG_DEBUG, "reconciled");
@@ -131,13 +201,11 @@ int64_t cg_driver_reconcile(void *ud, struct cg_kube_client *client,
         cg_log_strn(&l, "deployment", name.p, name.n);
         cg_log_int(&l, "pods", (int64_t)d->snap.view.n_pods);
         cg_log_int(&l, "actions", (int64_t)d->actions.n);
-        cg_log_int(&l, "applied", (int64_t)res.applied);
+        cg_log_int(&l, "applied", (int64_t)res->applied);
         cg_log_int(&l, "requeue_after", d->actions.requeue_after);
         cg_log_end(&l);
     }
-    if (st != CG_OK)
-        return CG_DRIVER_RETRY;
-    return d->actions.requeue_after > 0 ? d->actions.requeue_after : 0;
+    return st;
 }
 
 void cg_driver_metrics(void *ud, struct cg_buf *out)
