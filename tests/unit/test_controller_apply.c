@@ -41,6 +41,9 @@ static const struct cg_release_snapshot body_snap = {
     .n_pods = 1,
 };
 
+static const struct cg_ctl_deploy_base rv42 = {CG_STR_LIT("42"), CG_STR_NULL, CG_STR_NULL};
+static const struct cg_ctl_deploy_base rv1 = {CG_STR_LIT("1"), CG_STR_NULL, CG_STR_NULL};
+
 static json_t *body_of(struct cg_release_actions *a, struct cg_release_action *x,
                        enum cg_kube_method want_method)
 {
@@ -49,8 +52,7 @@ static json_t *body_of(struct cg_release_actions *a, struct cg_release_action *x
     struct cg_err err;
     cg_err_clear(&err);
     enum cg_kube_method m;
-    assert_int_equal(cg_ctl_apply_body(&body_snap, CG_STR_NULL, a, x, 1796480400, &m, &b, &err),
-                     CG_OK);
+    assert_int_equal(cg_ctl_apply_body(&body_snap, NULL, a, x, 1796480400, &m, &b, &err), CG_OK);
     assert_int_equal(m, want_method);
     json_t *v = json_loadb(b.data, b.len, 0, NULL);
     assert_non_null(v);
@@ -95,14 +97,12 @@ static void bodies(void **state)
         struct cg_err err;
         cg_err_clear(&err);
         enum cg_kube_method m;
-        assert_int_equal(cg_ctl_apply_body(&body_snap, CG_STR_LIT("42"), &a, &x, 0, &m, &b, &err),
-                         CG_OK);
+        assert_int_equal(cg_ctl_apply_body(&body_snap, &rv42, &a, &x, 0, &m, &b, &err), CG_OK);
         assert_non_null(strstr(b.data, "\"resourceVersion\":\"42\""));
         cg_buf_reset(&b);
         struct cg_release_action r = x;
         r.deploy = (struct cg_release_deploy_patch){.template_json = CG_STR_LIT("{}")};
-        assert_int_equal(cg_ctl_apply_body(&body_snap, CG_STR_LIT("42"), &a, &r, 0, &m, &b, &err),
-                         CG_OK);
+        assert_int_equal(cg_ctl_apply_body(&body_snap, &rv42, &a, &r, 0, &m, &b, &err), CG_OK);
         assert_non_null(strstr(b.data, "{\"op\":\"test\",\"path\":\"/metadata/"
                                        "resourceVersion\",\"value\":\"42\"}"));
         cg_buf_dispose(&b);
@@ -159,21 +159,16 @@ static void bodies(void **state)
     cg_err_clear(&err);
     enum cg_kube_method m;
     snprintf(f.finalizer, sizeof(f.finalizer), "cellgate.io/drain-lb");
-    assert_int_equal(cg_ctl_apply_body(&body_snap, CG_STR_NULL, &a, &f, 0, &m, &b, &err),
-                     CG_EINVAL);
+    assert_int_equal(cg_ctl_apply_body(&body_snap, NULL, &a, &f, 0, &m, &b, &err), CG_EINVAL);
     assert_non_null(strstr(err.msg, "drain-lb"));
     f.pod = CG_STR_LIT("p2");
-    assert_int_equal(cg_ctl_apply_body(&body_snap, CG_STR_NULL, &a, &f, 0, &m, &b, &err),
-                     CG_ENOTFOUND);
+    assert_int_equal(cg_ctl_apply_body(&body_snap, NULL, &a, &f, 0, &m, &b, &err), CG_ENOTFOUND);
     struct cg_release_action e = {.kind = CG_ACT_EVENT};
-    assert_int_equal(cg_ctl_apply_body(&body_snap, CG_STR_NULL, &a, &e, 0, &m, &b, &err),
-                     CG_EINVAL);
+    assert_int_equal(cg_ctl_apply_body(&body_snap, NULL, &a, &e, 0, &m, &b, &err), CG_EINVAL);
     x.deploy.template_json = CG_STR_LIT("[1]");
-    assert_int_equal(cg_ctl_apply_body(&body_snap, CG_STR_NULL, &a, &x, 0, &m, &b, &err),
-                     CG_EINVAL);
+    assert_int_equal(cg_ctl_apply_body(&body_snap, NULL, &a, &x, 0, &m, &b, &err), CG_EINVAL);
     x.deploy.template_json = CG_STR_LIT("{");
-    assert_int_equal(cg_ctl_apply_body(&body_snap, CG_STR_NULL, &a, &x, 0, &m, &b, &err),
-                     CG_EINVAL);
+    assert_int_equal(cg_ctl_apply_body(&body_snap, NULL, &a, &x, 0, &m, &b, &err), CG_EINVAL);
     assert_int_equal(b.len, 0);
     cg_buf_dispose(&b);
     cg_release_actions_dispose(&a);
@@ -253,6 +248,90 @@ static json_t *get(const char *path)
 }
 
 /* Creates pod p<i> (a readiness gate, two finalizers, on no node) and returns its uid. */
+/* The body of x conditioned on base, as JSON. */
+static json_t *body_on(const struct cg_ctl_deploy_base *base, struct cg_release_actions *a,
+                       struct cg_release_action *x)
+{
+    struct cg_buf b;
+    cg_buf_init(&b, 0);
+    struct cg_err err;
+    cg_err_clear(&err);
+    enum cg_kube_method m;
+    assert_int_equal(cg_ctl_apply_body(&body_snap, base, a, x, 0, &m, &b, &err), CG_OK);
+    assert_int_equal(m, CG_KUBE_PATCH_JSON);
+    json_t *v = json_loadb(b.data, b.len, 0, NULL);
+    assert_non_null(v);
+    cg_buf_dispose(&b);
+    return v;
+}
+
+/* Conditioned on the annotations and spec the snapshot saw: a JSON patch that tests both (no
+ * resourceVersion: the Deployment controller's status writes must not conflict), removes the
+ * emergency only when those annotations hold it, and adds maxSurge where the spec has room
+ * for it. Text that does not decode is refused. */
+static void conditioned_bodies(void **state)
+{
+    struct cg_release_actions a;
+    cg_release_actions_init(&a);
+    cg_buf_append_str(&a.record, "{\"group\":1}");
+    struct cg_release_action x = {.kind = CG_ACT_PATCH_DEPLOYMENT};
+    x.deploy = (struct cg_release_deploy_patch){.set_max_surge = true,
+                                                .max_surge = 2,
+                                                .set_paused = true,
+                                                .paused = false,
+                                                .set_record = true,
+                                                .remove_emergency = true};
+    struct cg_ctl_deploy_base base = {
+        CG_STR_LIT("7"), CG_STR_LIT("{\"cellgate.io/release\":\"{\\\"group\\\":0}\"}"),
+        CG_STR_LIT("{\"replicas\":4,\"strategy\":{\"type\":\"RollingUpdate\",\"rollingUpdate\":"
+                   "{\"maxSurge\":1,\"maxUnavailable\":0}}}")};
+    expect_json(
+        body_on(&base, &a, &x),
+        "[{\"op\":\"test\",\"path\":\"/metadata/uid\",\"value\":\"D1\"},"
+        "{\"op\":\"test\",\"path\":\"/metadata/annotations\",\"value\":{\"cellgate.io/release\":"
+        "\"{\\\"group\\\":0}\"}},"
+        "{\"op\":\"test\",\"path\":\"/spec\",\"value\":{\"replicas\":4,\"strategy\":{\"type\":"
+        "\"RollingUpdate\",\"rollingUpdate\":{\"maxSurge\":1,\"maxUnavailable\":0}}}},"
+        "{\"op\":\"add\",\"path\":\"/metadata/annotations/cellgate.io~1release\","
+        "\"value\":\"{\\\"group\\\":1}\"},"
+        "{\"op\":\"add\",\"path\":\"/spec/paused\",\"value\":false},"
+        "{\"op\":\"add\",\"path\":\"/spec/strategy/rollingUpdate/maxSurge\",\"value\":2}]");
+    /* the emergency removed when the annotations hold one; rollingUpdate made when absent */
+    base.annotations = CG_STR_LIT("{\"cellgate.io/emergency\":\"resume\"}");
+    base.spec = CG_STR_LIT("{\"strategy\":{\"type\":\"RollingUpdate\"}}");
+    x.deploy = (struct cg_release_deploy_patch){.set_max_surge = true,
+                                                .max_surge = 3,
+                                                .set_max_unavailable_zero = true,
+                                                .remove_emergency = true};
+    expect_json(body_on(&base, &a, &x),
+                "[{\"op\":\"test\",\"path\":\"/metadata/uid\",\"value\":\"D1\"},"
+                "{\"op\":\"test\",\"path\":\"/metadata/annotations\",\"value\":"
+                "{\"cellgate.io/emergency\":\"resume\"}},"
+                "{\"op\":\"test\",\"path\":\"/spec\",\"value\":{\"strategy\":{\"type\":"
+                "\"RollingUpdate\"}}},"
+                "{\"op\":\"remove\",\"path\":\"/metadata/annotations/cellgate.io~1emergency\"},"
+                "{\"op\":\"add\",\"path\":\"/spec/strategy/rollingUpdate\",\"value\":"
+                "{\"maxSurge\":3,\"maxUnavailable\":0}}]");
+    /* no strategy at all: the whole of it */
+    base.spec = CG_STR_LIT("{}");
+    json_t *v = body_on(&base, &a, &x);
+    json_t *last = json_array_get(v, json_array_size(v) - 1);
+    assert_string_equal(json_string_value(json_object_get(last, "path")), "/spec/strategy");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(last, "value"), "type")),
+                        "RollingUpdate");
+    json_decref(v);
+    /* a base that does not decode */
+    base.spec = CG_STR_LIT("{");
+    struct cg_buf b;
+    cg_buf_init(&b, 0);
+    struct cg_err err;
+    cg_err_clear(&err);
+    enum cg_kube_method m;
+    assert_int_equal(cg_ctl_apply_body(&body_snap, &base, &a, &x, 0, &m, &b, &err), CG_EINVAL);
+    cg_buf_dispose(&b);
+    cg_release_actions_dispose(&a);
+}
+
 static void create_pod(int i, char *uid, size_t cap)
 {
     char path[128], body[1024];
@@ -348,8 +427,7 @@ static void lab_apply(void **state)
     struct cg_err err;
     cg_err_clear(&err);
     int64_t now = 1796480400;
-    assert_int_equal(cg_ctl_apply(client, &snap, CG_STR_NULL, &a, now, NULL, NULL, &res, &err),
-                     CG_OK);
+    assert_int_equal(cg_ctl_apply(client, &snap, NULL, &a, now, NULL, NULL, &res, &err), CG_OK);
     assert_int_equal(res.applied, 6);
     assert_int_equal(res.failed, 6);
 
@@ -404,8 +482,7 @@ static void lab_apply(void **state)
     snap.has_emergency = false;
     a.items = &rb;
     a.n = 1;
-    assert_int_equal(cg_ctl_apply(client, &snap, CG_STR_NULL, &a, now, NULL, NULL, &res, &err),
-                     CG_OK);
+    assert_int_equal(cg_ctl_apply(client, &snap, NULL, &a, now, NULL, NULL, &res, &err), CG_OK);
     d = get(path);
     json_t *labels = json_object_get(
         json_object_get(json_object_get(json_object_get(d, "spec"), "template"), "metadata"),
@@ -444,8 +521,7 @@ static void lab_apply(void **state)
     };
     a.items = fail_items;
     a.n = 3;
-    assert_int_not_equal(cg_ctl_apply(client, &snap, CG_STR_NULL, &a, now, NULL, NULL, &res, &err),
-                         CG_OK);
+    assert_int_not_equal(cg_ctl_apply(client, &snap, NULL, &a, now, NULL, NULL, &res, &err), CG_OK);
     assert_int_equal(res.applied, 1);
     assert_int_equal(res.failed, 1);
     assert_true(res.code == 409 || res.code == 422);
@@ -461,8 +537,7 @@ static void lab_apply(void **state)
                                    .traffic = true};
     a.items = &tr;
     a.n = 1;
-    assert_int_not_equal(cg_ctl_apply(client, &snap, CG_STR_NULL, &a, now, NULL, NULL, &res, &err),
-                         CG_OK);
+    assert_int_not_equal(cg_ctl_apply(client, &snap, NULL, &a, now, NULL, NULL, &res, &err), CG_OK);
     assert_int_equal(res.failed, 0);
 
     /* A finalizer list changed since the snapshot: the test op refuses, nothing removed. */
@@ -475,8 +550,7 @@ static void lab_apply(void **state)
                                     .finalizer = "cellgate.io/drain-service"};
     a.items = &fin;
     a.n = 1;
-    assert_int_not_equal(cg_ctl_apply(client, &snap, CG_STR_NULL, &a, now, NULL, NULL, &res, &err),
-                         CG_OK);
+    assert_int_not_equal(cg_ctl_apply(client, &snap, NULL, &a, now, NULL, NULL, &res, &err), CG_OK);
     assert_int_equal(res.code, 422);
     p1b = get(path);
     assert_int_equal(
@@ -489,28 +563,52 @@ static void lab_apply(void **state)
                                      .pod_uid = CG_STR_LIT("x"),
                                      .pod_patch = {.set_drained = true, .value = "x"}};
     a.items = &gone;
-    assert_int_equal(cg_ctl_apply(client, &snap, CG_STR_NULL, &a, now, NULL, NULL, &res, &err),
+    assert_int_equal(cg_ctl_apply(client, &snap, NULL, &a, now, NULL, NULL, &res, &err),
                      CG_ENOTFOUND);
     assert_int_equal(res.reason, CG_KUBE_NOT_FOUND);
     /* A Deployment patch decided on a stale object: 409, nothing written. */
     struct cg_release_action stale = {.kind = CG_ACT_PATCH_DEPLOYMENT,
                                       .deploy = {.set_paused = true, .paused = true}};
     a.items = &stale;
-    assert_int_not_equal(
-        cg_ctl_apply(client, &snap, CG_STR_LIT("1"), &a, now, NULL, NULL, &res, &err), CG_OK);
+    assert_int_not_equal(cg_ctl_apply(client, &snap, &rv1, &a, now, NULL, NULL, &res, &err), CG_OK);
     assert_int_equal(res.code, 409);
     assert_int_equal(res.reason, CG_KUBE_CONFLICT);
     snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/deployments/web", ns);
     d = get(path);
     assert_false(json_is_true(json_object_get(json_object_get(d, "spec"), "paused")));
+    /* Conditioned on the annotations and spec as they are: applied, whatever the
+     * resourceVersion; on annotations that are not the object's any more: 422, nothing
+     * written. */
+    char spec_text[8192], anns_text[4096];
+    json_t *now_anns = json_object_get(json_object_get(d, "metadata"), "annotations");
+    assert_non_null(now_anns);
+    size_t spec_n =
+        json_dumpb(json_object_get(d, "spec"), spec_text, sizeof(spec_text), JSON_COMPACT);
+    size_t anns_n = json_dumpb(now_anns, anns_text, sizeof(anns_text), JSON_COMPACT);
+    assert_true(spec_n > 0 && spec_n < sizeof(spec_text) && anns_n > 0 &&
+                anns_n < sizeof(anns_text));
+    struct cg_ctl_deploy_base base_now = {
+        CG_STR_LIT("1"), {anns_text, anns_n}, {spec_text, spec_n}};
+    assert_int_equal(cg_ctl_apply(client, &snap, &base_now, &a, now, NULL, NULL, &res, &err),
+                     CG_OK);
+    json_decref(d);
+    d = get(path);
+    assert_true(json_is_true(json_object_get(json_object_get(d, "spec"), "paused")));
+    json_decref(d);
+    stale.deploy.paused = false;
+    base_now.annotations = CG_STR_LIT("{\"someone\":\"else\"}");
+    assert_int_not_equal(cg_ctl_apply(client, &snap, &base_now, &a, now, NULL, NULL, &res, &err),
+                         CG_OK);
+    assert_int_equal(res.code, 422);
+    d = get(path);
+    assert_true(json_is_true(json_object_get(json_object_get(d, "spec"), "paused")));
     json_decref(d);
     /* A Deployment uid that is not the object's. */
     struct cg_release_action dwrong = {.kind = CG_ACT_PATCH_DEPLOYMENT,
                                        .deploy = {.set_paused = true, .paused = true}};
     snap.uid = CG_STR_LIT("00000000-0000-0000-0000-000000000000");
     a.items = &dwrong;
-    assert_int_not_equal(cg_ctl_apply(client, &snap, CG_STR_NULL, &a, now, NULL, NULL, &res, &err),
-                         CG_OK);
+    assert_int_not_equal(cg_ctl_apply(client, &snap, NULL, &a, now, NULL, NULL, &res, &err), CG_OK);
     a.items = NULL;
     a.n = 0;
     cg_release_actions_dispose(&a);
@@ -521,7 +619,8 @@ int main(void)
     cg_test_jansson_use_cmocka();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bodies),
+        cmocka_unit_test(conditioned_bodies),
         cmocka_unit_test(lab_apply),
     };
-    return cg_test_run("controller_apply", tests, 2, setup, teardown);
+    return cg_test_run("controller_apply", tests, 3, setup, teardown);
 }

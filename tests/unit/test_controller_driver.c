@@ -232,8 +232,19 @@ static void conflict_reads_afresh(void **state)
     size_t len;
     char *cached = resume_deployment("14884", &len), *fresh = resume_deployment("15000", &len);
     cg_objstore_apply(st[0], CG_KUBE_ADDED, cached, strlen(cached));
+    /* the fresh copy has an annotation more (someone's since) */
+    char *at = strstr(fresh, "\"annotations\":{");
+    const char *extra = "\"someone\":\"x\",";
+    char *grown = malloc(strlen(fresh) + strlen(extra) + 1);
+    size_t off = (size_t)(at - fresh) + 15;
+    memcpy(grown, fresh, off);
+    strcpy(grown + off, extra);
+    strcat(grown, fresh + off);
+    free(fresh);
+    fresh = grown;
 
-    /* 409, the Deployment read afresh, the patch made again on it and applied. */
+    /* 409, the Deployment read afresh, the patch made again on it (conditioned on what was
+     * read) and applied. The patch tests the annotations and spec, not the resourceVersion. */
     const struct cg_test_exchange once[] = {
         {"PATCH", DEP_PATH, 409, CONFLICT},
         {"GET", DEP_PATH, 200, fresh},
@@ -245,9 +256,35 @@ static void conflict_reads_afresh(void **state)
     if (api.mismatch[0])
         fail_msg("%s", api.mismatch);
     assert_int_equal(api.next, 3);
-    assert_non_null(strstr(api.seen[0].body, "\"resourceVersion\":\"14884\""));
-    assert_non_null(strstr(api.seen[2].body, "\"resourceVersion\":\"15000\""));
-    assert_non_null(strstr(api.seen[2].body, "\"cellgate.io/emergency\":null"));
+    assert_non_null(
+        strstr(api.seen[0].body, "{\"op\":\"test\",\"path\":\"/metadata/annotations\""));
+    assert_non_null(strstr(api.seen[0].body, "{\"op\":\"test\",\"path\":\"/spec\""));
+    assert_null(strstr(api.seen[0].body, "resourceVersion"));
+    assert_null(strstr(api.seen[0].body, "someone"));
+    assert_non_null(strstr(api.seen[2].body, "\"someone\":\"x\""));
+    assert_non_null(
+        strstr(api.seen[2].body,
+               "{\"op\":\"remove\",\"path\":\"/metadata/annotations/cellgate.io~1emergency\"}"));
+
+    /* 422 (a test op failed) twice, even on the Deployment just read: the last try is
+     * conditioned on the resourceVersion alone (a merge patch then). */
+    cg_objstore_apply(st[0], CG_KUBE_MODIFIED, cached, strlen(cached));
+    const struct cg_test_exchange unmatched[] = {
+        {"PATCH", DEP_PATH, 422, "{\"code\":422}"},
+        {"GET", DEP_PATH, 200, fresh},
+        {"PATCH", DEP_PATH, 422, "{\"code\":422}"},
+        {"GET", DEP_PATH, 200, fresh},
+        {"PATCH", DEP_PATH, 200, "{}"},
+    };
+    cg_test_api_script(&api, unmatched, 5);
+    assert_int_equal(
+        cg_driver_reconcile(drv, client, &caches, set, CG_STR_LIT("g-fix"), CG_STR_LIT("web")), 0);
+    if (api.mismatch[0])
+        fail_msg("%s", api.mismatch);
+    assert_int_equal(api.next, 5);
+    assert_non_null(strstr(api.seen[2].body, "\"path\":\"/metadata/annotations\""));
+    assert_non_null(strstr(api.seen[4].body, "\"resourceVersion\":\"15000\""));
+    assert_null(strstr(api.seen[4].body, "\"path\":\"/metadata/annotations\""));
 
     /* Conflicts without end: given up after CG_DRIVER_CONFLICT_RETRIES fresh reads, looked
      * at again after CG_DRIVER_RETRY. */

@@ -81,7 +81,9 @@ struct m_world {
     char stuck[24];
     /* counters */
     int held_deletes, deletes, served_deletes_bad;
-    int start_delay; /* steps until a new pod's containers are ready */
+    int patch_before_finalizers; /* evaluations that both patched the Deployment and let
+                                    terminating pods go (the patch must come first) */
+    int start_delay;             /* steps until a new pod's containers are ready */
     struct cg_buf log;
 };
 
@@ -641,6 +643,20 @@ static void m_controller(struct m_world *w, size_t upto, struct cg_release_actio
     cg_buf_dispose(&f1);
     cg_buf_dispose(&f2);
     cg_release_actions_dispose(&again);
+    /* The Deployment patch (the release's critical path) never waits behind finalizer
+     * removals. */
+    size_t patch = SIZE_MAX, first_fin = SIZE_MAX;
+    for (size_t i = 0; i < out->n; i++) {
+        if (out->items[i].kind == CG_ACT_PATCH_DEPLOYMENT)
+            patch = i;
+        if (out->items[i].kind == CG_ACT_REMOVE_FINALIZER && first_fin == SIZE_MAX)
+            first_fin = i;
+    }
+    if (patch != SIZE_MAX && first_fin != SIZE_MAX) {
+        if (first_fin < patch)
+            fail_msg("a finalizer removal before the Deployment patch:\n%s", f1.data);
+        w->patch_before_finalizers++;
+    }
     m_apply(w, out, upto);
     free(m);
 }
@@ -688,7 +704,7 @@ struct m_scenario {
 };
 
 struct m_result {
-    int steps, held_deletes, deletes, advances;
+    int steps, held_deletes, deletes, advances, patch_before_finalizers;
     char last_record[4096];
 };
 
@@ -832,6 +848,7 @@ static void m_run(const struct m_scenario *sc, struct m_result *res)
     res->steps = step;
     res->held_deletes = w.held_deletes;
     res->deletes = w.deletes;
+    res->patch_before_finalizers = w.patch_before_finalizers;
     snprintf(res->last_record, sizeof(res->last_record), "%s", w.record);
     struct cg_release_record rec;
     int g = m_record_group(&w, &rec);

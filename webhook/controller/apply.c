@@ -102,37 +102,79 @@ static json_t *op(const char *o, const char *path, json_t *value)
     return x;
 }
 
-/* A rollback: spec.template replaced whole, with the rest of the patch as JSON patch ops. */
-static enum cg_status deploy_rollback(const struct cg_release_snapshot *snap, struct cg_str rv,
-                                      const struct cg_release_actions *a,
-                                      const struct cg_release_deploy_patch *d, struct cg_buf *out,
-                                      struct cg_err *err)
+/* The JSON patch form: a rollback (spec.template replaced whole: a merge patch cannot drop
+ * what the new template added), or any Deployment patch conditioned on the annotations and
+ * spec the snapshot saw (test ops; a status write by the Deployment controller meanwhile does
+ * not conflict, a change by anyone to what cellgate decided on does). Without those texts it
+ * tests the resourceVersion when given. */
+static enum cg_status deploy_json(const struct cg_release_snapshot *snap,
+                                  const struct cg_ctl_deploy_base *base,
+                                  const struct cg_release_actions *a,
+                                  const struct cg_release_deploy_patch *d, struct cg_buf *out,
+                                  struct cg_err *err)
 {
     json_error_t je;
-    json_t *tmpl = json_loadb(d->template_json.p, d->template_json.n, 0, &je);
-    if (!json_is_object(tmpl)) {
-        json_decref(tmpl);
-        return cg_err_set(err, CG_EINVAL, "the rollback template is not a JSON object");
-    }
     json_auto_t *ops = json_array();
+    json_auto_t *anns = NULL, *spec = NULL;
+    if (base != NULL && base->annotations.n > 0 && base->spec.n > 0) {
+        anns = json_loadb(base->annotations.p, base->annotations.n, 0, &je);
+        spec = json_loadb(base->spec.p, base->spec.n, 0, &je);
+        if (!json_is_object(anns) || !json_is_object(spec))
+            return cg_err_set(err, CG_EINVAL, "the Deployment's annotations or spec do not decode");
+    }
+    json_t *tmpl = NULL;
+    if (d->template_json.n > 0) {
+        tmpl = json_loadb(d->template_json.p, d->template_json.n, 0, &je);
+        if (!json_is_object(tmpl)) {
+            json_decref(tmpl);
+            return cg_err_set(err, CG_EINVAL, "the rollback template is not a JSON object");
+        }
+    }
     json_array_append_new(ops, op("test", "/metadata/uid", jstrn(snap->uid)));
-    if (rv.n > 0)
-        json_array_append_new(ops, op("test", "/metadata/resourceVersion", jstrn(rv)));
-    json_array_append_new(ops, op("replace", "/spec/template", tmpl));
+    if (anns != NULL) {
+        json_array_append_new(ops, op("test", "/metadata/annotations", json_incref(anns)));
+        json_array_append_new(ops, op("test", "/spec", json_incref(spec)));
+    } else if (base != NULL && base->resource_version.n > 0) {
+        json_array_append_new(
+            ops, op("test", "/metadata/resourceVersion", jstrn(base->resource_version)));
+    }
+    if (tmpl != NULL)
+        json_array_append_new(ops, op("replace", "/spec/template", tmpl));
     if (d->set_record)
         json_array_append_new(ops, op("add", "/metadata/annotations/cellgate.io~1release",
                                       json_stringn(a->record.data, a->record.len)));
-    if (d->remove_emergency && snap->has_emergency)
+    bool emergency =
+        anns != NULL ? json_object_get(anns, CG_ANN_EMERGENCY) != NULL : snap->has_emergency;
+    if (d->remove_emergency && emergency)
         json_array_append_new(ops,
                               op("remove", "/metadata/annotations/cellgate.io~1emergency", NULL));
     if (d->set_paused)
         json_array_append_new(ops, op("add", "/spec/paused", json_boolean(d->paused)));
-    if (d->set_max_surge)
-        json_array_append_new(
-            ops, op("add", "/spec/strategy/rollingUpdate/maxSurge", json_integer(d->max_surge)));
-    if (d->set_max_unavailable_zero)
-        json_array_append_new(
-            ops, op("add", "/spec/strategy/rollingUpdate/maxUnavailable", json_integer(0)));
+    if (d->set_max_surge || d->set_max_unavailable_zero) {
+        /* Leaves under rollingUpdate when it is there (or when the spec is unknown: the
+         * webhook's mutation put it there); else the object, or the whole strategy. */
+        json_t *strategy = spec != NULL ? json_object_get(spec, "strategy") : NULL;
+        if (spec == NULL || json_is_object(json_object_get(strategy, "rollingUpdate"))) {
+            if (d->set_max_surge)
+                json_array_append_new(ops, op("add", "/spec/strategy/rollingUpdate/maxSurge",
+                                              json_integer(d->max_surge)));
+            if (d->set_max_unavailable_zero)
+                json_array_append_new(
+                    ops, op("add", "/spec/strategy/rollingUpdate/maxUnavailable", json_integer(0)));
+        } else {
+            json_t *ru = json_object();
+            if (d->set_max_surge)
+                json_object_set_new(ru, "maxSurge", json_integer(d->max_surge));
+            if (d->set_max_unavailable_zero)
+                json_object_set_new(ru, "maxUnavailable", json_integer(0));
+            if (json_is_object(strategy))
+                json_array_append_new(ops, op("add", "/spec/strategy/rollingUpdate", ru));
+            else
+                json_array_append_new(
+                    ops, op("add", "/spec/strategy",
+                            json_pack("{s:s,s:o}", "type", "RollingUpdate", "rollingUpdate", ru)));
+        }
+    }
     return dump(ops, out);
 }
 
@@ -189,20 +231,21 @@ static enum cg_status finalizer(const struct cg_release_snapshot *snap,
     return dump(ops, out);
 }
 
-enum cg_status cg_ctl_apply_body(const struct cg_release_snapshot *snap,
-                                 struct cg_str deployment_rv, const struct cg_release_actions *a,
-                                 const struct cg_release_action *x, int64_t now,
-                                 enum cg_kube_method *method, struct cg_buf *out,
-                                 struct cg_err *err)
+enum cg_status
+cg_ctl_apply_body(const struct cg_release_snapshot *snap, const struct cg_ctl_deploy_base *base,
+                  const struct cg_release_actions *a, const struct cg_release_action *x,
+                  int64_t now, enum cg_kube_method *method, struct cg_buf *out, struct cg_err *err)
 {
     switch (x->kind) {
     case CG_ACT_PATCH_DEPLOYMENT:
-        if (x->deploy.template_json.n > 0) {
+        if (x->deploy.template_json.n > 0 ||
+            (base != NULL && base->annotations.n > 0 && base->spec.n > 0)) {
             *method = CG_KUBE_PATCH_JSON;
-            return deploy_rollback(snap, deployment_rv, a, &x->deploy, out, err);
+            return deploy_json(snap, base, a, &x->deploy, out, err);
         }
         *method = CG_KUBE_PATCH_MERGE;
-        return deploy_merge(snap, deployment_rv, a, &x->deploy, out);
+        return deploy_merge(snap, base != NULL ? base->resource_version : CG_STR_NULL, a,
+                            &x->deploy, out);
     case CG_ACT_PATCH_POD:
         *method = CG_KUBE_PATCH_MERGE;
         return pod_merge(x, out);
@@ -315,15 +358,15 @@ static enum cg_status event(struct cg_kube_client *client, const struct cg_relea
 }
 
 static enum cg_status request(struct cg_kube_client *client, const struct cg_release_snapshot *snap,
-                              struct cg_str rv, const struct cg_release_actions *a,
-                              const struct cg_release_action *x, int64_t now,
-                              struct cg_kube_response *resp, struct cg_err *err)
+                              const struct cg_ctl_deploy_base *base,
+                              const struct cg_release_actions *a, const struct cg_release_action *x,
+                              int64_t now, struct cg_kube_response *resp, struct cg_err *err)
 {
     enum cg_kube_method method;
     struct cg_buf body, path;
     cg_buf_init(&body, 0);
     cg_buf_init(&path, 0);
-    enum cg_status st = cg_ctl_apply_body(snap, rv, a, x, now, &method, &body, err);
+    enum cg_status st = cg_ctl_apply_body(snap, base, a, x, now, &method, &body, err);
     if (st != CG_OK)
         goto out;
     char ns[NAME_MAX_LEN], name[NAME_MAX_LEN];
@@ -345,9 +388,10 @@ out:
 }
 
 enum cg_status cg_ctl_apply(struct cg_kube_client *client, const struct cg_release_snapshot *snap,
-                            struct cg_str deployment_rv, const struct cg_release_actions *a,
-                            int64_t now, cg_ctl_check_fn run_check, void *ud,
-                            struct cg_ctl_apply_result *res, struct cg_err *err)
+                            const struct cg_ctl_deploy_base *base,
+                            const struct cg_release_actions *a, int64_t now,
+                            cg_ctl_check_fn run_check, void *ud, struct cg_ctl_apply_result *res,
+                            struct cg_err *err)
 {
     enum cg_status st = CG_OK;
     struct cg_kube_response resp;
@@ -366,7 +410,7 @@ enum cg_status cg_ctl_apply(struct cg_kube_client *client, const struct cg_relea
         if (x->kind == CG_ACT_EVENT)
             st = event(client, snap, x, &resp, err);
         else
-            st = request(client, snap, deployment_rv, a, x, now, &resp, err);
+            st = request(client, snap, base, a, x, now, &resp, err);
         log_action(snap, a, x, st, &resp, err);
         if (st != CG_OK) {
             *res = (struct cg_ctl_apply_result){res->applied, i, resp.reason, resp.code};

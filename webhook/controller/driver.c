@@ -115,8 +115,16 @@ static bool refresh_deployment(struct cg_kube_client *client,
 static enum cg_status reconcile_once(struct cg_driver *d, struct cg_kube_client *client,
                                      const struct cg_controller_caches *caches,
                                      const struct cg_policy_set *set, struct cg_str ns,
-                                     struct cg_str name, struct cg_ctl_apply_result *res,
-                                     bool *steered);
+                                     struct cg_str name, bool by_version,
+                                     struct cg_ctl_apply_result *res, bool *steered);
+
+/* The Deployment patch failed for a stale base: 409 (resourceVersion) or 422 (a test op). */
+static bool stale_base(const struct cg_driver *d, enum cg_status st,
+                       const struct cg_ctl_apply_result *res)
+{
+    return st != CG_OK && (res->code == 409 || res->code == 422) && res->failed < d->actions.n &&
+           d->actions.items[res->failed].kind == CG_ACT_PATCH_DEPLOYMENT;
+}
 
 int64_t cg_driver_reconcile(void *ud, struct cg_kube_client *client,
                             const struct cg_controller_caches *caches,
@@ -125,18 +133,19 @@ int64_t cg_driver_reconcile(void *ud, struct cg_kube_client *client,
     struct cg_driver *d = ud;
     struct cg_ctl_apply_result res;
     bool steered;
-    enum cg_status st = reconcile_once(d, client, caches, set, ns, name, &res, &steered);
-    /* A Deployment patch refused with 409: its resourceVersion moved on since the cache's copy
-     * (the Deployment controller writes its status as the very pod events that end a group
-     * arrive). Read it afresh and decide again at once, rather than wait for the watch to bring
-     * the new version: on the lab that wait was the tail of "group done -> next maxSurge". */
-    for (int again = 0;
-         again < CG_DRIVER_CONFLICT_RETRIES && st != CG_OK && steered && res.code == 409 &&
-         res.failed < d->actions.n && d->actions.items[res.failed].kind == CG_ACT_PATCH_DEPLOYMENT;
+    enum cg_status st = reconcile_once(d, client, caches, set, ns, name, false, &res, &steered);
+    /* A Deployment patch refused for a stale base: what it was conditioned on changed since
+     * the cache's copy (most often the controller's own last patch, not yet back through the
+     * watch). Read it afresh and decide again at once, rather than wait for the watch: on the
+     * lab that wait was the tail of "group done -> next maxSurge". A test op that fails even
+     * on the Deployment just read would fail forever: the last try is conditioned on its
+     * resourceVersion alone. */
+    for (int again = 0; again < CG_DRIVER_CONFLICT_RETRIES && steered && stale_base(d, st, &res);
          again++) {
+        bool by_version = res.code == 422 && again > 0;
         if (!refresh_deployment(client, caches, ns, name))
             break;
-        st = reconcile_once(d, client, caches, set, ns, name, &res, &steered);
+        st = reconcile_once(d, client, caches, set, ns, name, by_version, &res, &steered);
     }
     if (!steered)
         return 0;
@@ -150,8 +159,8 @@ int64_t cg_driver_reconcile(void *ud, struct cg_kube_client *client,
 static enum cg_status reconcile_once(struct cg_driver *d, struct cg_kube_client *client,
                                      const struct cg_controller_caches *caches,
                                      const struct cg_policy_set *set, struct cg_str ns,
-                                     struct cg_str name, struct cg_ctl_apply_result *res,
-                                     bool *steered)
+                                     struct cg_str name, bool by_version,
+                                     struct cg_ctl_apply_result *res, bool *steered)
 {
     struct cg_err err;
     cg_err_clear(&err);
@@ -191,8 +200,12 @@ static enum cg_status reconcile_once(struct cg_driver *d, struct cg_kube_client 
         d->actions.n = 0;
         return st;
     }
-    st = cg_ctl_apply(client, &d->snap.view, d->snap.resource_version, &d->actions, now, run_check,
-                      d, res, &err);
+    struct cg_ctl_deploy_base base = {d->snap.resource_version, CG_STR_NULL, CG_STR_NULL};
+    if (!by_version) {
+        base.annotations = d->snap.annotations_json;
+        base.spec = d->snap.spec_json;
+    }
+    st = cg_ctl_apply(client, &d->snap.view, &base, &d->actions, now, run_check, d, res, &err);
     observe(d, res, now);
     if (cg_log_enabled(CG_LOG_DEBUG)) {
         struct cg_log_line l;

@@ -4,7 +4,7 @@
  * returns, hands RUN_CHECK to the check runner, keeps the release metrics and tells the
  * controller when to look again (the evaluation's requeue_after, or a short back-off when an
  * action failed: the next evaluation re-derives what is still due). A Deployment patch
- * refused for a stale resourceVersion is decided again at once on the Deployment read afresh.
+ * refused for a stale base (apply.h) is decided again at once on the Deployment read afresh.
  *
  * A driver is used by the controller's single worker thread; it owns a reusable snapshot and
  * action list. The check runner and the metrics are borrowed. */
@@ -20,8 +20,9 @@
 
 /* After a failed action, look again this soon (seconds). */
 #define CG_DRIVER_RETRY 2
-/* A Deployment patch refused with 409 (a stale cached copy): the Deployment is read afresh into
- * the cache and the reconcile run again at once, at most this many times. */
+/* A Deployment patch refused for a stale base (409, or 422 from a failed test op): the
+ * Deployment is read afresh into the cache and the reconcile run again at once, at most this
+ * many times. */
 #define CG_DRIVER_CONFLICT_RETRIES 2
 
 struct cg_driver_config {

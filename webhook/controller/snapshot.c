@@ -36,6 +36,8 @@ void cg_ctl_snapshot_reset(struct cg_ctl_snapshot *s)
     s->annotations = (struct cg_kvs){0};
     s->revision = CG_STR_NULL;
     s->resource_version = CG_STR_NULL;
+    s->annotations_json = CG_STR_NULL;
+    s->spec_json = CG_STR_NULL;
     s->have_deployment = false;
     cg_arena_reset(&s->arena);
 }
@@ -68,6 +70,19 @@ static struct cg_str jstr(struct cg_ctl_snapshot *s, const json_t *v)
     if (!json_is_string(v))
         return (struct cg_str){"", 0};
     return dup_n(s, json_string_value(v), json_string_length(v));
+}
+
+/* v's compact JSON text, in the arena (empty for NULL). */
+static struct cg_str jtext(struct cg_ctl_snapshot *s, const json_t *v)
+{
+    if (v == NULL)
+        return CG_STR_NULL;
+    const size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER;
+    size_t n = json_dumpb(v, NULL, 0, flags);
+    char *p = cg_arena_alloc(&s->arena, n + 1);
+    json_dumpb(v, p, n, flags);
+    p[n] = '\0';
+    return (struct cg_str){p, n};
 }
 
 static int64_t jint(const json_t *v, int64_t dflt)
@@ -291,6 +306,8 @@ static enum cg_status deployment_text(struct cg_ctl_snapshot *s, struct cg_str t
     v->name = jstr(s, at(d, "metadata", "name", NULL));
     v->uid = jstr(s, at(d, "metadata", "uid", NULL));
     s->resource_version = jstr(s, at(d, "metadata", "resourceVersion", NULL));
+    s->annotations_json = jtext(s, at(d, "metadata", "annotations", NULL));
+    s->spec_json = jtext(s, json_object_get(d, "spec"));
     v->generation = jint(at(d, "metadata", "generation", NULL), 0);
     v->observed_generation = jint(at(d, "status", "observedGeneration", NULL), 0);
     v->replicas = jint(at(d, "spec", "replicas", NULL), 1);

@@ -34,6 +34,8 @@ struct cg_ctl_snapshot {
     struct cg_kvs annotations;       /* and its annotations */
     struct cg_str revision;          /* annotation deployment.kubernetes.io/revision */
     struct cg_str resource_version;  /* the Deployment's, as the cache holds it */
+    struct cg_str annotations_json;  /* its metadata.annotations as JSON text (empty: none) */
+    struct cg_str spec_json;         /* its spec as JSON text */
     /* private */
     bool have_deployment;
     struct cg_arena arena;

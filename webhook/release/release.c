@@ -45,7 +45,7 @@ struct ctx {
     enum pod_class *cls;
     int *cell; /* index into rec.cells, -1: none */
     bool *gate, *mark, *drain;
-    /* the Deployment patch, applied after the pod actions */
+    /* the Deployment patch, applied after the pod actions (but finalizer removals) */
     struct cg_release_deploy_patch dp;
     /* Events, appended after the Deployment patch */
     struct cg_release_action *ev;
@@ -1097,9 +1097,27 @@ emit:
         out->state = c.rec;
     }
     out->releasing = c.steering;
+    /* Finalizer removals go after the Deployment patch: they only let terminating pods go
+     * (no ReplicaSet picks anything from them), while the patch that ends a group is the
+     * release's critical path and should not wait behind them. */
+    size_t n_fin = 0, kept = 0;
+    for (size_t i = 0; i < out->n; i++)
+        n_fin += out->items[i].kind == CG_ACT_REMOVE_FINALIZER;
+    struct cg_release_action *fin = n_fin ? cg_xmalloc(n_fin * sizeof(*fin)) : NULL;
+    n_fin = 0;
+    for (size_t i = 0; i < out->n; i++) {
+        if (out->items[i].kind == CG_ACT_REMOVE_FINALIZER)
+            fin[n_fin++] = out->items[i];
+        else
+            out->items[kept++] = out->items[i];
+    }
+    out->n = kept;
     if (c.dp.set_max_surge || c.dp.set_max_unavailable_zero || c.dp.set_paused || c.dp.set_record ||
         c.dp.template_json.n > 0 || c.dp.remove_emergency)
         act(&c, CG_ACT_PATCH_DEPLOYMENT, NULL)->deploy = c.dp;
+    for (size_t i = 0; i < n_fin; i++)
+        *push(&out->items, &out->n, &out->cap) = fin[i];
+    free(fin);
     for (size_t i = 0; i < c.n_ev; i++)
         *push(&out->items, &out->n, &out->cap) = c.ev[i];
     out->requeue_after = c.requeue;

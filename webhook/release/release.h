@@ -177,7 +177,8 @@ void cg_release_actions_dispose(struct cg_release_actions *a);
 
 /* Evaluates one Deployment. `out` is reset first, then filled with the actions due now, in
  * the order they must be applied (pod marks before traffic, the Deployment patch before the
- * Events that announce it), and requeue_after. Returns CG_OK, or CG_EINVAL for a snapshot
+ * Events that announce it and before finalizer removals, which only let terminating pods go),
+ * and requeue_after. Returns CG_OK, or CG_EINVAL for a snapshot
  * that breaks its own rules (assert-worthy, but driver data: no crash). A record that cannot
  * be decoded, a plan that is impossible for the replica count, a missing previous ReplicaSet
  * are not errors: they become Warning Events and the safe behaviour (traffic for the current
