@@ -296,6 +296,58 @@ static void resume_from_record(void **state)
     cg_policy_set_unref(set);
 }
 
+/* Counts alone are not worth a write: with only the record's per-cell counts out of date the
+ * evaluation patches nothing (they go with the next write); any other change writes the
+ * record, fresh counts included. */
+static void counts_alone_not_written(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set = m_policy(manual);
+    struct m_world w;
+    m_world_init(&w, &set->items[0], 10);
+    m_new_template(&w, 0x2222);
+    struct cg_release_actions a;
+    cg_release_actions_init(&a);
+    struct cg_release_record rec;
+    for (int i = 0; i < 200; i++) {
+        m_step(&w, SIZE_MAX, &a);
+        m_record_group(&w, &rec);
+        if (rec.state == CG_RELEASE_WAITING_APPROVAL && a.n == 0)
+            break;
+    }
+    assert_int_equal(rec.state, CG_RELEASE_WAITING_APPROVAL);
+    assert_true(rec.has_counts);
+    uint32_t live0 = rec.old_live[0];
+    struct cg_buf b, f;
+    cg_buf_init(&b, 0);
+    cg_buf_init(&f, 0);
+    /* the record's counts out of date, nothing else */
+    rec.old_live[0] = live0 + 1;
+    assert_int_equal(cg_release_record_encode(&rec, &b), CG_OK);
+    memcpy(w.record, b.data, b.len + 1);
+    m_controller(&w, SIZE_MAX, &a);
+    assert_int_equal(cg_release_actions_format(&a, &f), CG_OK);
+    if (f.data != NULL && strstr(f.data, "deploy") != NULL)
+        fail_msg("a write for counts alone:\n%s", f.data);
+    /* and a reason out of date as well: written, with the counts as they are */
+    snprintf(rec.reason, sizeof(rec.reason), "stale");
+    cg_buf_reset(&b);
+    assert_int_equal(cg_release_record_encode(&rec, &b), CG_OK);
+    memcpy(w.record, b.data, b.len + 1);
+    m_controller(&w, SIZE_MAX, &a);
+    cg_buf_reset(&f);
+    assert_int_equal(cg_release_actions_format(&a, &f), CG_OK);
+    assert_non_null(strstr(f.data, "deploy record="));
+    m_record_group(&w, &rec);
+    assert_int_equal(rec.old_live[0], live0);
+    assert_string_not_equal(rec.reason, "stale");
+    cg_buf_dispose(&b);
+    cg_buf_dispose(&f);
+    cg_release_actions_dispose(&a);
+    m_world_dispose(&w);
+    cg_policy_set_unref(set);
+}
+
 /* Outside a release: a scaled-up pod gets traffic once its containers are ready, with no
  * approval; a drain request is carried out; a terminating pod loses its finalizer once no
  * EndpointSlice lists it as serving. */
@@ -417,12 +469,13 @@ static void unpause_after_failed_shift_patch(void **state)
 int main(void)
 {
     cg_test_jansson_use_cmocka();
-    struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 4];
+    struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 5];
     size_t n = 0;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         tests[n++] = (struct CMUnitTest){cases[i].name, scenario, NULL, NULL, (void *)&cases[i]};
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(resume_from_record);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(outside_release);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(counts_alone_not_written);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(emergency_rollback_once);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(unpause_after_failed_shift_patch);
     return _cmocka_run_group_tests("release", tests, n, NULL, NULL);

@@ -976,6 +976,17 @@ static void replan(struct ctx *c)
         c->rec.group = (uint32_t)c->rec.n_groups - 1;
 }
 
+/* a and b differ at most in their per-cell counts (and `updated`, which follows them) */
+static bool counts_only(const struct cg_release_record *a, const struct cg_release_record *b)
+{
+    struct cg_release_record x = *b;
+    x.has_counts = a->has_counts;
+    memcpy(x.new_serving, a->new_serving, sizeof(x.new_serving));
+    memcpy(x.old_live, a->old_live, sizeof(x.old_live));
+    x.updated = a->updated;
+    return memcmp(&x, a, sizeof(x)) == 0;
+}
+
 enum cg_status cg_release_eval(const struct cg_release_snapshot *snap, const struct cg_policy *p,
                                int64_t now, struct cg_release_actions *out)
 {
@@ -1094,6 +1105,11 @@ emit:
             !cg_str_eq(snap->record, (struct cg_str){out->record.data, out->record.len})) {
             c.dp.set_record = true;
         }
+        /* A change of counts alone waits for the next write: the old pods of a group leave
+         * one event at a time, and a write per pod would put an API call (50-130 ms on the
+         * lab then) in front of the patch that ends the group. */
+        if (c.dp.set_record && c.have_old && counts_only(&c.old, &c.rec))
+            c.dp.set_record = false;
         out->state = c.rec;
     }
     out->releasing = c.steering;
