@@ -228,3 +228,10 @@ const char *cg_test_cluster_kubeconfig(void)
         return LAB_KUBECONFIG;
     return NULL;
 }
+
+int cg_test_time_scale(void)
+{
+    const char *v = getenv("CG_TEST_TIME_SCALE");
+    int n = v != NULL ? atoi(v) : 0;
+    return n >= 1 && n <= 100 ? n : 1;
+}

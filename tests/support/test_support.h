@@ -31,6 +31,10 @@ void cg_test_dir_destroy(struct cg_test_dir *d);
 const char *cg_test_path(struct cg_test_dir *d, const char *rel);
 /* Writes text to path, replacing the file (aborts the test if it cannot). */
 void cg_test_write_file(const char *path, const char *text);
+
+/* How much slower than native this test runs: CG_TEST_TIME_SCALE (scripts/valgrind-unit sets
+ * 10), else 1. Tests with wall-clock bounds multiply them by it. */
+int cg_test_time_scale(void);
 /* Runs argv[0] (a path) with argv and returns its exit code, -1 if it did not exit. */
 int cg_test_spawn(const char *const *argv);
 

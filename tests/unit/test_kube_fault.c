@@ -1033,7 +1033,8 @@ static void test_request_outcomes(void **state)
 {
     struct fx *f = *state;
     struct srv *s = start(f);
-    struct cg_kube_client_options opt = {.timeout_ms = 1000, .max_body = 64 * 1024};
+    const int scale = cg_test_time_scale(); /* under valgrind a handshake alone takes ~1 s */
+    struct cg_kube_client_options opt = {.timeout_ms = 1000 * scale, .max_body = 64 * 1024};
     struct cg_kube_client *c = client_for(f, s, NULL, &opt);
     struct cg_kube_response resp;
     struct cg_err err;
@@ -1087,10 +1088,12 @@ static void test_request_outcomes(void **state)
     assert_int_equal(cg_kube_request(c, CG_KUBE_GET, "/big/60000", NULL, 0, &resp, &err), CG_OK);
     assert_int_equal(resp.body.len, 60000);
     int64_t t0 = now_ms();
-    assert_int_equal(cg_kube_request(c, CG_KUBE_GET, "/slow/3000", NULL, 0, &resp, &err), CG_EIO);
+    char slow[32];
+    snprintf(slow, sizeof(slow), "/slow/%d", 3000 * scale);
+    assert_int_equal(cg_kube_request(c, CG_KUBE_GET, slow, NULL, 0, &resp, &err), CG_EIO);
     assert_int_equal(resp.reason, CG_KUBE_TRANSPORT);
     assert_non_null(strstr(err.msg, "imeout"));
-    assert_true(now_ms() - t0 < 2500);
+    assert_true(now_ms() - t0 < 2500 * scale);
 
     /* A server that does not chain to the trusted CA: the system CAs do not know it. */
     struct cg_kube_config cfg = {0};
