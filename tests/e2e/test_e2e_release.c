@@ -54,7 +54,7 @@ extern char **environ;
 #define REPLICAS 10
 #define APPROVER "--as alice --as-group release-managers"
 #define OUTSIDER "--as bob --as-group developers"
-#define WAIT_GROUP_S 60 /* one group: surge pods, gate, drain window, old pods gone */
+#define WAIT_GROUP_S 60 /* one group: surge pods, gate, drain, old pods gone */
 
 #define MAX_CELLS 2
 #define MAX_GROUPS 16

@@ -38,6 +38,10 @@ static const char after_30s[] =
                 "    checks:\n"
                 "      - {name: health, http: {url: \"http://web.payments:8080/healthz\"}}\n";
 
+static const char after_0s[] =
+    POLICY_HEAD "  gray: {groups: [{perCell: 1}, {perCell: 2}, rest], pause: {after: 0s}}\n"
+                "  monitor: {requireReadinessProbe: false}\n";
+
 /* %s %s: the freeze window's start and end. */
 static const char frozen[] =
     POLICY_HEAD "  gray: {groups: [{perCell: 1}, {perCell: 2}, rest], pause: {after: 10s}}\n"
@@ -412,6 +416,130 @@ static void emergency_rollback_once(void **state)
     cg_policy_set_unref(set);
 }
 
+/* A group is done once it serves: its new pods Ready and its victims drained out of the
+ * EndpointSlices. The record moves to the next group then, in the evaluation that sees the last
+ * victim drained, while the Deployment controller has yet to delete them (minReadySeconds);
+ * that patch comes before the evaluation's other actions. The next group's larger maxSurge
+ * waits until the ReplicaSet reports the done group's pods available (its controller stops
+ * re-reading a ReplicaSet grown past its Ready pods), then the release goes on. */
+static void group_ends_when_drained(void **state)
+{
+    (void)state;
+    struct cg_policy_set *set = m_policy(after_0s);
+    struct m_world w;
+    m_world_init(&w, &set->items[0], 10);
+    w.min_ready = 5;
+    m_new_template(&w, 0x2222);
+    struct cg_release_actions a;
+    cg_release_actions_init(&a);
+    int step = 0;
+    struct cg_release_record rec;
+    for (; step < 100; step++) {
+        m_step(&w, SIZE_MAX, &a);
+        if (m_record_group(&w, &rec) >= 1)
+            break;
+    }
+    assert_true(step < 100);
+    int drained_live = 0, old_live = 0;
+    for (int j = 0; j < w.n_pods; j++) {
+        if (!m_live(&w.pods[j]) || w.pods[j].rs == m_cur(&w))
+            continue;
+        old_live++;
+        if (w.pods[j].drained)
+            drained_live++;
+    }
+    assert_int_equal(drained_live, 2); /* group 0's victims, one per cell, not yet deleted */
+    assert_int_equal(old_live, 10);
+    assert_int_equal(a.items[0].kind, CG_ACT_PATCH_DEPLOYMENT);
+    assert_true(a.items[0].deploy.set_record);
+    assert_true(m_rs_available(&w, m_cur(&w)) < 2);
+    assert_int_equal(w.max_surge, 2); /* group 0's, until its 2 pods are available */
+    for (; step < 100 && w.max_surge != 4; step++)
+        m_step(&w, SIZE_MAX, &a);
+    assert_int_equal(w.max_surge, 4); /* group 1: perCell 2 */
+    assert_true(m_rs_available(&w, m_cur(&w)) >= 2);
+    for (; step < 300; step++) {
+        m_step(&w, SIZE_MAX, &a);
+        if (m_record_group(&w, &rec) >= 0 && rec.state == CG_RELEASE_COMPLETE)
+            break;
+    }
+    assert_int_equal(rec.state, CG_RELEASE_COMPLETE);
+    cg_release_actions_dispose(&a);
+    m_world_dispose(&w);
+    cg_policy_set_unref(set);
+}
+
+/* Seen on the lab cluster: a group serves once its victims are drained, before the Deployment
+ * controller deletes them (minReadySeconds later), so a rollback can come while drained pods of
+ * the ReplicaSet it goes back to are still there. That ReplicaSet counts them, so it would
+ * never replace them: the controller takes them back (draining, drained and the victim's
+ * deletion cost removed) and the rollback completes. With `scaled_down`, the Deployment
+ * controller's scale-down of that ReplicaSet landed just before the rollback: current again,
+ * it has two pods more than replicas and deletes them, the drained ones first; they are not
+ * taken back (their deletes would be held). */
+static void rollback_in_drain_window(bool scaled_down)
+{
+    struct cg_policy_set *set = m_policy(manual);
+    struct m_world w;
+    m_world_init(&w, &set->items[0], 10);
+    w.min_ready = 5;
+    m_new_template(&w, 0x2222);
+    struct cg_release_actions a;
+    cg_release_actions_init(&a);
+    int drained_left = 0;
+    for (int i = 0; i < 100 && drained_left == 0; i++) {
+        m_step(&w, SIZE_MAX, &a);
+        struct cg_release_record rec;
+        if (m_record_group(&w, &rec) < 0 || rec.state != CG_RELEASE_WAITING_APPROVAL)
+            continue;
+        for (int j = 0; j < w.n_pods; j++)
+            drained_left += w.pods[j].drained && m_live(&w.pods[j]);
+    }
+    assert_int_equal(drained_left, 2); /* group 0 serves, its victims not yet deleted */
+    if (scaled_down)
+        w.rs[0].replicas -= 2; /* the scale-down, its deletes not yet made */
+    snprintf(w.emergency, sizeof(w.emergency), "rollback");
+    m_controller(&w, SIZE_MAX, &a); /* the rollback */
+    m_controller(&w, SIZE_MAX, &a);
+    size_t undrains = 0;
+    for (size_t i = 0; i < a.n; i++)
+        undrains += a.items[i].kind == CG_ACT_PATCH_POD && a.items[i].pod_patch.undrain;
+    assert_int_equal(undrains, scaled_down ? 0 : 2);
+    int held = w.held_deletes, steps = 0;
+    for (; steps < 300; steps++) {
+        m_step(&w, SIZE_MAX, &a);
+        if (m_ready(&w) < w.replicas)
+            fail_msg("step %d: %" PRId64 " ready pods", steps, m_ready(&w));
+        struct cg_release_record rec;
+        if (m_record_group(&w, &rec) >= 0 && rec.state == CG_RELEASE_COMPLETE &&
+            w.digest == 0x1111111111111111ull && w.rs[m_cur(&w)].replicas == 10 &&
+            m_ready(&w) == 10)
+            break;
+    }
+    if (steps == 300)
+        fail_msg("the rollback did not complete: %s\n%s", w.record, w.log.data ? w.log.data : "");
+    for (int j = 0; j < w.n_pods; j++)
+        if (m_live(&w.pods[j]))
+            assert_false(w.pods[j].draining || w.pods[j].drained || w.pods[j].marked);
+    if (scaled_down)
+        assert_int_equal(w.held_deletes, held);
+    cg_release_actions_dispose(&a);
+    m_world_dispose(&w);
+    cg_policy_set_unref(set);
+}
+
+static void rollback_takes_back_drained_pods(void **state)
+{
+    (void)state;
+    rollback_in_drain_window(false);
+}
+
+static void rollback_leaves_excess_drained_pods(void **state)
+{
+    (void)state;
+    rollback_in_drain_window(true);
+}
+
 /* Seen on the lab cluster: held by emergency=pause at group 0 before any traffic moved (the
  * Deployment paused by cellgate), then resumed; the evaluation that shifts traffic also
  * unpauses, in the Deployment patch that comes after the pod actions. When that patch fails
@@ -469,7 +597,7 @@ static void unpause_after_failed_shift_patch(void **state)
 int main(void)
 {
     cg_test_jansson_use_cmocka();
-    struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 5];
+    struct CMUnitTest tests[sizeof(cases) / sizeof(cases[0]) + 8];
     size_t n = 0;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         tests[n++] = (struct CMUnitTest){cases[i].name, scenario, NULL, NULL, (void *)&cases[i]};
@@ -478,5 +606,8 @@ int main(void)
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(counts_alone_not_written);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(emergency_rollback_once);
     tests[n++] = (struct CMUnitTest)cmocka_unit_test(unpause_after_failed_shift_patch);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(rollback_takes_back_drained_pods);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(group_ends_when_drained);
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(rollback_leaves_excess_drained_pods);
     return _cmocka_run_group_tests("release", tests, n, NULL, NULL);
 }

@@ -55,6 +55,9 @@ struct m_rs {
     char name[24], uid[24], hash[16], tmpl[32];
     int64_t replicas, revision;
     uint64_t digest;
+    /* status.availableReplicas as the ReplicaSet controller last wrote it, and what that sync
+     * saw (m_rs_status) */
+    int64_t available, seen_ready, seen_pods, seen_spec;
 };
 
 struct m_world {
@@ -83,6 +86,8 @@ struct m_world {
     int held_deletes, deletes, served_deletes_bad;
     int patch_before_finalizers; /* evaluations that both patched the Deployment and let
                                     terminating pods go (the patch must come first) */
+    int advance_patch_first;     /* evaluations that moved to the next group along with pod
+                                    actions (the patch must come first) */
     int start_delay;             /* steps until a new pod's containers are ready */
     struct cg_buf log;
 };
@@ -104,6 +109,7 @@ static struct cg_policy_set *m_policy(const char *yaml)
 /* --- the world ----------------------------------------------------------------------------- */
 
 static void m_webhook_release(struct m_world *w, bool rollback);
+static void m_rs_status(struct m_world *w);
 
 static struct m_rs *m_rs_for(struct m_world *w, uint64_t digest)
 {
@@ -198,6 +204,7 @@ static void m_world_init(struct m_world *w, const struct cg_policy *p, int64_t r
     (void)r;
     for (int64_t i = 0; i < replicas; i++)
         m_add_pod(w, 0, true);
+    m_rs_status(w);
     cg_buf_init(&w->log, 0);
 }
 
@@ -261,11 +268,34 @@ static bool m_available(const struct m_world *w, const struct m_pod *p)
 
 static int64_t m_rs_available(const struct m_world *w, int rs)
 {
-    int64_t n = 0;
-    for (int i = 0; i < w->n_pods; i++)
-        if (w->pods[i].rs == rs && m_available(w, &w->pods[i]))
-            n++;
-    return n;
+    return w->rs[rs].available;
+}
+
+/* The ReplicaSet controller's status writes: status.availableReplicas is counted afresh when a
+ * sync runs, and a sync runs on a change of its pods or its spec, or minReadySeconds after its
+ * pods became Ready, but that last one only while all its replicas are Ready
+ * (replica_set.go: AddAfter when readyReplicas == spec.replicas). Pod changes that leave the
+ * ready and live counts alone are taken as no change: stricter than the real controller. */
+static void m_rs_status(struct m_world *w)
+{
+    for (int r = 0; r < w->n_rs; r++) {
+        struct m_rs *rs = &w->rs[r];
+        int64_t ready = 0, pods = 0, avail = 0;
+        for (int i = 0; i < w->n_pods; i++) {
+            if (w->pods[i].rs != r || !m_live(&w->pods[i]))
+                continue;
+            pods++;
+            ready += w->pods[i].ready;
+            avail += m_available(w, &w->pods[i]);
+        }
+        if (ready != rs->seen_ready || pods != rs->seen_pods || rs->replicas != rs->seen_spec ||
+            ready == rs->replicas) {
+            rs->available = avail;
+            rs->seen_ready = ready;
+            rs->seen_pods = pods;
+            rs->seen_spec = rs->replicas;
+        }
+    }
 }
 
 /* rolling.go, one sync: scale the new ReplicaSet up if it can; otherwise scale old ones down. */
@@ -603,6 +633,10 @@ static void m_apply(struct m_world *w, const struct cg_release_actions *a, size_
             }
             if (x->pod_patch.set_drained)
                 p->drained = true;
+            if (x->pod_patch.undrain) {
+                p->marked = p->draining = p->drained = false;
+                p->draining_since = 0;
+            }
             break;
         case CG_ACT_SET_TRAFFIC:
             assert_non_null(p);
@@ -640,7 +674,6 @@ static void m_controller(struct m_world *w, size_t upto, struct cg_release_actio
     assert_int_equal(cg_release_actions_format(&again, &f2), CG_OK);
     if (f1.len != f2.len || (f1.len && memcmp(f1.data, f2.data, f1.len) != 0))
         fail_msg("eval is not idempotent:\n%s---\n%s", f1.data, f2.data);
-    cg_buf_dispose(&f1);
     cg_buf_dispose(&f2);
     cg_release_actions_dispose(&again);
     /* The Deployment patch (the release's critical path) never waits behind finalizer
@@ -657,6 +690,18 @@ static void m_controller(struct m_world *w, size_t upto, struct cg_release_actio
             fail_msg("a finalizer removal before the Deployment patch:\n%s", f1.data);
         w->patch_before_finalizers++;
     }
+    /* The patch that starts the next group goes before everything else the evaluation does
+     * (the pod actions of that evaluation need not land first). */
+    struct cg_release_record before;
+    if (patch != SIZE_MAX && m_record_group(w, &before) >= 0 &&
+        out->state.revision == before.revision && out->state.group == before.group + 1 &&
+        out->n > 1 && out->items[1].kind != CG_ACT_EVENT) {
+        if (patch != 0)
+            fail_msg("the patch that starts group %u is not the first action:\n%s",
+                     out->state.group, f1.data);
+        w->advance_patch_first++;
+    }
+    cg_buf_dispose(&f1);
     m_apply(w, out, upto);
     free(m);
 }
@@ -678,6 +723,7 @@ static void m_step(struct m_world *w, size_t upto, struct cg_release_actions *ou
     m_deployment_controller(w);
     m_replicaset_controller(w);
     m_kubelet_and_endpoints(w);
+    m_rs_status(w);
     m_controller(w, upto, out);
 }
 
@@ -704,7 +750,7 @@ struct m_scenario {
 };
 
 struct m_result {
-    int steps, held_deletes, deletes, advances, patch_before_finalizers;
+    int steps, held_deletes, deletes, advances, patch_before_finalizers, advance_patch_first;
     char last_record[4096];
 };
 
@@ -775,6 +821,13 @@ static void m_run(const struct m_scenario *sc, struct m_result *res)
         int g = m_record_group(&w, &rec);
         if (g < 0)
             continue;
+        /* a paused Deployment deletes nothing: cellgate pauses only once no drained old pod
+         * waits for its delete */
+        if (w.paused && rec.cellgate_paused)
+            for (int i = 0; i < w.n_pods; i++)
+                if (w.pods[i].rs != m_cur(&w) && m_live(&w.pods[i]) && w.pods[i].drained)
+                    fail_msg("step %d: paused by cellgate while drained pod %s waits", step,
+                             w.pods[i].name);
         if (rec.revision == w.digest && rec.state != CG_RELEASE_COMPLETE)
             for (size_t c = 0; c < rec.n_cells; c++)
                 if (m_serving_new(&w, (int)c) > cg_release_record_cum(&rec, rec.group, c))
@@ -849,6 +902,7 @@ static void m_run(const struct m_scenario *sc, struct m_result *res)
     res->held_deletes = w.held_deletes;
     res->deletes = w.deletes;
     res->patch_before_finalizers = w.patch_before_finalizers;
+    res->advance_patch_first = w.advance_patch_first;
     snprintf(res->last_record, sizeof(res->last_record), "%s", w.record);
     struct cg_release_record rec;
     int g = m_record_group(&w, &rec);
@@ -899,6 +953,7 @@ static void model_plain_rollout(void **state)
         for (int i = 0; i < w.n_pods; i++)
             w.pods[i].drained = true;
         m_kubelet_and_endpoints(&w);
+        m_rs_status(&w);
         for (int i = 0; i < w.n_pods; i++)
             w.pods[i].fin = false;
         if (step > 3)

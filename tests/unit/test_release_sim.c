@@ -26,30 +26,46 @@ static const char three_cells[] = "apiVersion: cellgate.io/v1\n"
                                   "  gray: {groups: [{perCell: 1}, {percent: 50}, rest]}\n"
                                   "  monitor: {requireReadinessProbe: false}\n";
 
+/* The bench's policy: no wait between groups, so a group's end and the next group's start are
+ * one evaluation. */
+static const char no_soak[] = "apiVersion: cellgate.io/v1\n"
+                              "kind: ReleasePolicy\n"
+                              "metadata: {name: payments}\n"
+                              "spec:\n"
+                              "  match: {namespaces: [payments]}\n"
+                              "  cells: {names: [zone-a, zone-b]}\n"
+                              "  gray: {groups: [{perCell: 1}, {perCell: 1}, {perCell: 1}, "
+                              "{perCell: 1}, rest], pause: {after: 0s}}\n"
+                              "  monitor: {requireReadinessProbe: false}\n";
+
 struct sim_case {
     const char *name, *policy;
     int64_t replicas, min_ready;
     int crash_every;
+    int approve_delay; /* steps from waiting-approval to the approval */
 };
 
 static const struct sim_case sims[] = {
-    {"10 pods, 2 cells, minReadySeconds 0", two_cells, 10, 0, 0},
-    {"10 pods, 2 cells, minReadySeconds 5", two_cells, 10, 5, 0},
-    {"11 pods, 2 cells, minReadySeconds 0", two_cells, 11, 0, 0},
-    {"12 pods, 3 cells, minReadySeconds 0", three_cells, 12, 0, 0},
-    {"10 pods, 2 cells, controller restarts mid-apply", two_cells, 10, 0, 1},
-    {"10 pods, 2 cells, restarts every 3rd step", two_cells, 10, 0, 3},
+    {"10 pods, 2 cells, minReadySeconds 0", two_cells, 10, 0, 0, 3},
+    {"10 pods, 2 cells, minReadySeconds 5", two_cells, 10, 5, 0, 3},
+    {"11 pods, 2 cells, minReadySeconds 0", two_cells, 11, 0, 0, 3},
+    {"12 pods, 3 cells, minReadySeconds 0", three_cells, 12, 0, 0, 3},
+    {"10 pods, 2 cells, controller restarts mid-apply", two_cells, 10, 0, 1, 3},
+    {"10 pods, 2 cells, restarts every 3rd step", two_cells, 10, 0, 3, 3},
+    {"10 pods, 2 cells, five groups, no soak, minReadySeconds 5", no_soak, 10, 5, 0, 3},
+    {"10 pods, 2 cells, five groups, no soak, minReadySeconds 0", no_soak, 10, 0, 0, 3},
+    {"10 pods, 2 cells, approved at once, minReadySeconds 5", two_cells, 10, 5, 0, 0},
 };
 
 static void simulate(void **state)
 {
-    int total_held = 0, ordered = 0;
+    int total_held = 0, ordered = 0, advanced_first = 0;
     for (size_t i = 0; i < sizeof(sims) / sizeof(sims[0]); i++) {
         const struct sim_case *sc = &sims[i];
         struct m_scenario s = {.name = sc->name,
                                .policy = sc->policy,
                                .replicas = sc->replicas,
-                               .approve_delay = 3,
+                               .approve_delay = sc->approve_delay,
                                .fail_check_group = -1,
                                .user_pause_group = -1,
                                .emergency_pause_group = -1,
@@ -64,10 +80,12 @@ static void simulate(void **state)
                       sc->name, r.steps, r.advances, r.deletes, r.held_deletes);
         total_held += r.held_deletes;
         ordered += r.patch_before_finalizers;
+        advanced_first += r.advance_patch_first;
     }
     print_message("sim: held deletes in all: %d\n", total_held);
-    /* the order was checked on evaluations that had both */
+    /* the orders were checked on evaluations that had both */
     assert_true(ordered > 0);
+    assert_true(advanced_first > 0);
     (void)state;
 }
 

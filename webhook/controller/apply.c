@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/names.h"
 
@@ -192,6 +193,11 @@ static enum cg_status pod_merge(const struct cg_release_action *x, struct cg_buf
         json_object_set_new(anns, CG_ANN_DRAINING, json_string(p->value));
     if (p->set_drained)
         json_object_set_new(anns, CG_ANN_DRAINED, json_string(p->value));
+    if (p->undrain) {
+        json_object_set_new(anns, CG_ANN_POD_DELETION_COST, json_null());
+        json_object_set_new(anns, CG_ANN_DRAINING, json_null());
+        json_object_set_new(anns, CG_ANN_DRAINED, json_null());
+    }
     json_object_set_new(body, "metadata",
                         json_pack("{s:o,s:o}", "uid", jstrn(x->pod_uid), "annotations", anns));
     return dump(body, out);
@@ -283,9 +289,11 @@ static const char *kind_str(enum cg_release_action_kind k)
     return "?";
 }
 
+/* took_us: the API call's round trip, what an operator reads first when a release is slow. */
 static void log_action(const struct cg_release_snapshot *snap, const struct cg_release_actions *a,
                        const struct cg_release_action *x, enum cg_status st,
-                       const struct cg_kube_response *resp, const struct cg_err *err)
+                       const struct cg_kube_response *resp, const struct cg_err *err,
+                       int64_t took_us)
 {
     struct cg_log_line l;
     cg_log_begin(&l, st == CG_OK ? CG_LOG_INFO : CG_LOG_WARN,
@@ -315,6 +323,8 @@ static void log_action(const struct cg_release_snapshot *snap, const struct cg_r
             cg_log_str(&l, "draining", x->pod_patch.value);
         if (x->pod_patch.set_drained)
             cg_log_str(&l, "drained", x->pod_patch.value);
+        if (x->pod_patch.undrain)
+            cg_log_bool(&l, "undrain", 1);
         break;
     case CG_ACT_SET_TRAFFIC:
         cg_log_str(&l, "traffic", x->traffic ? "True" : "False");
@@ -331,6 +341,7 @@ static void log_action(const struct cg_release_snapshot *snap, const struct cg_r
         cg_log_str(&l, "check", x->check ? x->check->name : "");
         break;
     }
+    cg_log_int(&l, "took_us", took_us);
     if (st != CG_OK) {
         cg_log_str(&l, "error", err->msg);
         if (resp != NULL && resp->code != 0)
@@ -407,11 +418,12 @@ enum cg_status cg_ctl_apply(struct cg_kube_client *client, const struct cg_relea
             res->applied++;
             continue;
         }
+        int64_t t0 = cg_mono_us();
         if (x->kind == CG_ACT_EVENT)
             st = event(client, snap, x, &resp, err);
         else
             st = request(client, snap, base, a, x, now, &resp, err);
-        log_action(snap, a, x, st, &resp, err);
+        log_action(snap, a, x, st, &resp, err, cg_mono_us() - t0);
         if (st != CG_OK) {
             *res = (struct cg_ctl_apply_result){res->applied, i, resp.reason, resp.code};
             break;

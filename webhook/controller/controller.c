@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/names.h"
@@ -147,13 +148,6 @@ static void queue_push(struct cg_controller *c, struct cg_str ns, struct cg_str 
 void cg_controller_enqueue(struct cg_controller *c, struct cg_str ns, struct cg_str name)
 {
     queue_push(c, ns, name);
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Under the lock: key again at due, unless it is due earlier already. Takes key. */
@@ -348,7 +342,7 @@ static bool caches_synced(struct cg_controller *c)
 static void wait_until(struct cg_controller *c, int64_t due_ms)
 {
     /* pthread_cond_timedwait takes CLOCK_REALTIME: convert the monotonic deadline */
-    int64_t wait = due_ms - mono_ms();
+    int64_t wait = due_ms - cg_mono_ms();
     if (wait < 1)
         wait = 1;
     struct timespec until;
@@ -367,7 +361,7 @@ static void *worker_main(void *arg)
     struct cg_controller *c = arg;
     pthread_mutex_lock(&c->lock);
     while (!c->stopping) {
-        int64_t next = later_release(c, mono_ms());
+        int64_t next = later_release(c, cg_mono_ms());
         /* The stores are read without the queue's lock: their change callbacks take it while
          * holding a store's lock (store -> queue is the one lock order). */
         pthread_mutex_unlock(&c->lock);
@@ -377,7 +371,7 @@ static void *worker_main(void *arg)
             break;
         if (!able) {
             /* leadership and sync have no signal of their own here: look once a second */
-            wait_until(c, mono_ms() + 1000);
+            wait_until(c, cg_mono_ms() + 1000);
             continue;
         }
         if (c->n_queue == 0) {
@@ -402,7 +396,7 @@ static void *worker_main(void *arg)
         cg_policy_set_unref(set);
         pthread_mutex_lock(&c->lock);
         if (again > 0)
-            later_push(c, q.key, q.ns_len, mono_ms() + again * 1000);
+            later_push(c, q.key, q.ns_len, cg_mono_ms() + again * 1000);
         else
             free(q.key);
     }

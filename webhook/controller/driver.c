@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "controller/apply.h"
@@ -167,6 +168,7 @@ static enum cg_status reconcile_once(struct cg_driver *d, struct cg_kube_client 
     *res = (struct cg_ctl_apply_result){0, 0, CG_KUBE_NONE, 0};
     *steered = true;
     int64_t now = d->cfg.now ? d->cfg.now(d->cfg.now_ud) : (int64_t)time(NULL);
+    int64_t t_begin = cg_mono_us();
     size_t skipped = 0;
     enum cg_status st = cg_ctl_snapshot_build(&d->snap, caches, set, ns, name, &skipped, &err);
     if (st != CG_OK || d->snap.policy == NULL) {
@@ -205,6 +207,7 @@ static enum cg_status reconcile_once(struct cg_driver *d, struct cg_kube_client 
         base.annotations = d->snap.annotations_json;
         base.spec = d->snap.spec_json;
     }
+    int64_t t_decided = cg_mono_us();
     st = cg_ctl_apply(client, &d->snap.view, &base, &d->actions, now, run_check, d, res, &err);
     observe(d, res, now);
     if (cg_log_enabled(CG_LOG_DEBUG)) {
@@ -216,6 +219,8 @@ static enum cg_status reconcile_once(struct cg_driver *d, struct cg_kube_client 
         cg_log_int(&l, "actions", (int64_t)d->actions.n);
         cg_log_int(&l, "applied", (int64_t)res->applied);
         cg_log_int(&l, "requeue_after", d->actions.requeue_after);
+        cg_log_int(&l, "decide_us", t_decided - t_begin);
+        cg_log_int(&l, "apply_us", cg_mono_us() - t_decided);
         cg_log_end(&l);
     }
     return st;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/mem.h"
 
@@ -70,13 +71,6 @@ struct cg_leader {
     _Atomic bool leading;
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t wall_us(void)
 {
     struct timespec ts;
@@ -106,7 +100,7 @@ static void try_once(struct cg_leader *l)
     struct cg_err err;
     cg_err_clear(&err);
     cg_kube_response_init(&resp);
-    int64_t now = mono_ms();
+    int64_t now = cg_mono_ms();
     enum cg_status st =
         cg_kube_lease_get(l->cfg.client, l->namespace_, l->name, &lease, &resp, &err);
     bool wrote = false;
@@ -148,7 +142,7 @@ static void try_once(struct cg_leader *l)
     }
     if (!wrote && st != CG_OK && resp.reason != CG_KUBE_CONFLICT)
         cg_log(CG_LOG_WARN, "lease not renewed", "lease", l->name, "error", err.msg, NULL);
-    if (!wrote && cg_leader_must_step_down(&l->st, &l->cfg.timing, mono_ms()))
+    if (!wrote && cg_leader_must_step_down(&l->st, &l->cfg.timing, cg_mono_ms()))
         set_leading(l, false);
     cg_kube_response_dispose(&resp);
 }

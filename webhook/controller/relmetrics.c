@@ -157,9 +157,10 @@ void cg_relmetrics_render(struct cg_relmetrics *m, struct cg_buf *out)
     for (int s = 0; s < N_STATES; s++)
         cg_buf_appendf(out, "cellgate_releases{state=\"%s\"} %zu\n",
                        cg_release_state_str((enum cg_release_state)s), per_state[s]);
-    render_histogram(out, "cellgate_group_duration_seconds",
-                     "Time from a release group's start to its end (its old pods gone).",
-                     &m->group);
+    render_histogram(
+        out, "cellgate_group_duration_seconds",
+        "Time from a release group's start to its end (it serves, its old pods drained).",
+        &m->group);
     render_histogram(out, "cellgate_drain_duration_seconds",
                      "Time from a pod's draining mark to its drained mark.", &m->drain);
     cg_buf_append_str(out, "# HELP cellgate_controller_actions_total Release actions by kind and "

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "kube/kube.h"
@@ -43,13 +44,6 @@ struct cg_kube_informer {
 static char *dup_or_null(const char *s)
 {
     return s ? cg_xstrdup(s) : NULL;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void bump(struct cg_kube_informer *inf, uint64_t *counter, uint64_t n)
@@ -191,13 +185,13 @@ static void *run(void *arg)
                                            .cancel = inf->cancel};
         struct cg_kube_watch_result wr;
         bump(inf, &inf->stats.watches, 1);
-        int64_t t0 = mono_ms();
+        int64_t t0 = cg_mono_ms();
         enum cg_status st =
             cg_kube_watch(inf->client, inf->path, &wo, rv, on_event, inf, &wr, &resp, &err);
         if (stopping(inf))
             break;
         if (st == CG_OK) {
-            if (wr.events + wr.bookmarks > 0 || mono_ms() - t0 >= MIN_HEALTHY_WATCH_MS) {
+            if (wr.events + wr.bookmarks > 0 || cg_mono_ms() - t0 >= MIN_HEALTHY_WATCH_MS) {
                 failures = 0;
                 continue; /* the server's timeoutSeconds: resume from rv */
             }
@@ -253,7 +247,7 @@ enum cg_status cg_kube_informer_create(const struct cg_kube_informer_config *con
         inf->backoff_max_ms = inf->backoff_min_ms;
     inf->h = config->handlers;
     inf->ud = config->ud;
-    inf->seed = (unsigned)mono_ms() ^ (unsigned)(uintptr_t)inf;
+    inf->seed = (unsigned)cg_mono_ms() ^ (unsigned)(uintptr_t)inf;
     inf->cancel = cg_kube_cancel_create();
     pthread_mutex_init(&inf->lock, NULL);
     pthread_condattr_t ca;

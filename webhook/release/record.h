@@ -70,7 +70,7 @@ struct cg_release_record {
     char failed_check[CG_RECORD_TEXT_MAX]; /* the check whose failure paused or rolled back */
     int64_t since;       /* unix seconds the release was first seen by the controller */
     int64_t group_since; /* unix seconds the current group started */
-    int64_t group_done;  /* unix seconds the current group finished (its old pods gone) */
+    int64_t group_done;  /* unix seconds the current group was done (serves, victims drained) */
     int64_t updated;     /* unix seconds of the last state change */
     bool has_counts;
     uint32_t new_serving[CG_PLAN_MAX_CELLS]; /* new pods with traffic, per cell */

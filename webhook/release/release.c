@@ -7,8 +7,10 @@
  *   drain  while serving capacity stays >= replicas: draining + traffic False on a victim,
  *          then drained once no EndpointSlice lists it as serving (the webhook then lets the
  *          ReplicaSet controller's retried delete pass);
- *   done   the group's old pods are gone -> spec.paused (cellgate's) -> approval / soak ->
- *          next maxSurge and paused=false in one patch; the last group completes the release.
+ *   done   the group serves: its new pods Ready, its victims drained (their deletes are the
+ *          Deployment controller's, minReadySeconds later) -> approval / soak -> next maxSurge
+ *          and paused=false in one patch; spec.paused (cellgate's) while a wait outlasts the
+ *          old pods; the last group completes the release.
  * Every step is a function of what the cluster shows, so nothing is done twice and nothing is
  * skipped when the controller restarts between any two API calls. */
 #include "release/release.h"
@@ -40,6 +42,7 @@ struct ctx {
     bool steering;
     bool record_live;   /* rec is the record to write back */
     bool rolled_back;   /* this evaluation ordered a rollback: nothing else is done */
+    bool advanced;      /* this evaluation moved the release to its next group */
     uint32_t n_victims; /* old pods the current group sends away */
     /* per pod */
     enum pod_class *cls;
@@ -154,6 +157,14 @@ static bool serving(const struct cg_release_pod *pod)
     return live(pod) && pod->ready && pod->state.traffic_ready && !pod->state.draining;
 }
 
+/* A drained pod: recorded so, or seen so by this evaluation, which records it (draining,
+ * traffic condition False, not Ready, in no EndpointSlice as serving). */
+static bool drained_out(const struct cg_release_pod *pod)
+{
+    return pod->state.drained || (pod->state.draining && !pod->state.traffic_ready && !pod->ready &&
+                                  pod->endpoint != CG_EP_SERVING);
+}
+
 /* Deterministic order among candidates: oldest first, then by name. */
 static bool before(const struct cg_release_pod *a, const struct cg_release_pod *b)
 {
@@ -243,6 +254,19 @@ static enum verdict run_checks(struct ctx *c, const bool *sel, bool external, in
 static void patch_surge(struct ctx *c, uint32_t g)
 {
     int64_t surge = cg_release_record_group_total(&c->rec, g);
+    /* A larger surge waits until the current ReplicaSet reports the previous groups' pods
+     * available. Grown past its Ready pods, the ReplicaSet is no longer re-read by its
+     * controller minReadySeconds after they became Ready (it only is while all its replicas
+     * are Ready), so its availableReplicas would stay short and the Deployment controller would
+     * never shrink the old ReplicaSet to make room for the rest of the group (seen on the lab:
+     * a group stuck with half its pods). */
+    if (g > 0 && c->cur != NULL) {
+        int64_t before = cg_release_record_group_total(&c->rec, g - 1), done_pods = 0;
+        for (size_t j = 0; j < c->rec.n_cells; j++)
+            done_pods += cg_release_record_cum(&c->rec, g - 1, j);
+        if (surge > before && c->cur->available < done_pods)
+            surge = before;
+    }
     if (surge < 1)
         surge = 1; /* maxSurge and maxUnavailable may not both be 0 */
     if (!c->s->max_surge_set || c->s->max_surge != surge) {
@@ -345,7 +369,9 @@ static void rollback(struct ctx *c, const char *why)
 struct counts {
     uint32_t want[CG_PLAN_MAX_CELLS], target[CG_PLAN_MAX_CELLS];
     uint32_t new_serving[CG_PLAN_MAX_CELLS], old_live[CG_PLAN_MAX_CELLS];
+    uint32_t new_ready[CG_PLAN_MAX_CELLS]; /* serving and Ready: the traffic reaches them */
     uint32_t old_total, old_unplaced, new_serving_total;
+    uint32_t old_in_service; /* live old pods not yet drained out of every EndpointSlice */
     int64_t old_rs_replicas;
     uint32_t want_total;
 };
@@ -365,10 +391,13 @@ static void count(struct ctx *c, struct counts *k)
             continue;
         if (c->cls[i] == POD_NEW && pod->state.traffic_ready && !pod->state.draining) {
             k->new_serving_total++;
-            if (c->cell[i] >= 0)
+            if (c->cell[i] >= 0) {
                 k->new_serving[c->cell[i]]++;
+                k->new_ready[c->cell[i]] += pod->ready;
+            }
         } else if (c->cls[i] == POD_OLD) {
             k->old_total++;
+            k->old_in_service += !drained_out(pod);
             if (c->cell[i] >= 0)
                 k->old_live[c->cell[i]]++;
             else
@@ -500,13 +529,20 @@ static bool choose_candidates(struct ctx *c, const struct counts *k, char *why, 
 }
 
 /* The Deployment may be paused without stranding a scale: nothing waits to be deleted, no
- * scale-down is due, the new ReplicaSet has its pods. */
+ * scale-down is due, the new ReplicaSet has its pods. A drained (or draining) old pod waits for
+ * the scale-down the Deployment controller makes minReadySeconds after the new pods became
+ * available, which a paused Deployment would not make. */
 static bool quiescent(const struct ctx *c, const struct counts *k)
 {
     int64_t ready = 0;
-    for (size_t i = 0; i < c->s->n_pods; i++)
-        if (live(&c->s->pods[i]) && c->s->pods[i].ready)
-            ready++;
+    for (size_t i = 0; i < c->s->n_pods; i++) {
+        const struct cg_release_pod *pod = &c->s->pods[i];
+        if (!live(pod))
+            continue;
+        if (c->cls[i] == POD_OLD && (pod->state.draining || pod->state.drained))
+            return false;
+        ready += pod->ready;
+    }
     return ready <= c->s->replicas && (int64_t)k->old_total <= k->old_rs_replicas &&
            (c->cur == NULL || c->cur->replicas >= (int64_t)k->want_total);
 }
@@ -553,6 +589,7 @@ static void advance(struct ctx *c, const char *how)
                  c->s->approver.p ? c->s->approver.p : "");
         a->at = c->now;
     }
+    c->advanced = true;
     r->group = g + 1;
     if (r->state != CG_RELEASE_ROLLBACK)
         r->state = CG_RELEASE_PROGRESSING;
@@ -661,9 +698,16 @@ static void steer(struct ctx *c)
         }
     }
 
-    /* done: the group's old pods are gone */
+    /* done: the group serves. Its new pods are Ready with traffic and the old pods it replaces
+     * are drained out of the EndpointSlices (or gone); a victim that stays listed holds the
+     * release here. Their deletes do not hold it: they are the Deployment controller's, once the
+     * new pods have been available for minReadySeconds (the drain window), and the next group's
+     * maxSurge only lets it create the next pods as the old ones go, behind their gate. So the
+     * controller is not in the path from one group's end to the next group's pods. */
     int64_t keep = s->replicas - (int64_t)k.want_total;
-    bool done = gated && (int64_t)k.old_total <= keep && k.old_rs_replicas <= keep;
+    bool done = gated && (int64_t)k.old_in_service <= keep;
+    for (size_t j = 0; j < r->n_cells && done; j++)
+        done = k.new_ready[j] >= k.want[j];
     /* The group serves and its old pods must go: cellgate's pause must be off. The patch that
      * moved the traffic clears it too, but it may have failed after the pod actions landed;
      * this evaluation then finds the group gated and must not leave the old ReplicaSet stuck. */
@@ -840,6 +884,10 @@ static void pod_actions(struct ctx *c)
     const struct cg_release_snapshot *s = c->s;
     char now[32];
     rfc3339(c->now, now, sizeof(now));
+    int64_t cur_live = 0;
+    for (size_t i = 0; i < s->n_pods; i++)
+        cur_live += c->cls[i] == POD_NEW && live(&s->pods[i]);
+    bool cur_excess = c->cur != NULL && cur_live > c->cur->replicas;
     for (size_t i = 0; i < s->n_pods; i++) {
         const struct cg_release_pod *pod = &s->pods[i];
         const struct cg_pod_state *st = &pod->state;
@@ -861,6 +909,17 @@ static void pod_actions(struct ctx *c)
         }
         if (!live(pod))
             continue;
+        /* A pod of the current ReplicaSet drained or marked as an old one: a rollback made its
+         * ReplicaSet current again before the pod went. Left so, it would never serve again and
+         * its ReplicaSet, which counts it, would never replace it. Not while that ReplicaSet
+         * has more pods than replicas: it deletes the excess, not-Ready ones first, and taking
+         * them back would only get those deletes held. A drain the webhook asked for (a delete
+         * or eviction waits on it) stays. */
+        if (c->cls[i] == POD_NEW && st->drain_requested == 0 && !cur_excess &&
+            (st->draining || st->drained || marked(pod))) {
+            act(c, CG_ACT_PATCH_POD, pod)->pod_patch.undrain = true;
+            continue;
+        }
         /* A drain the webhook asked for outside a release's victims starts at once. */
         bool requested = st->drain_requested != 0 && !st->draining && !st->drained &&
                          !(c->steering && c->cls[i] == POD_OLD);
@@ -1129,8 +1188,18 @@ emit:
     }
     out->n = kept;
     if (c.dp.set_max_surge || c.dp.set_max_unavailable_zero || c.dp.set_paused || c.dp.set_record ||
-        c.dp.template_json.n > 0 || c.dp.remove_emergency)
+        c.dp.template_json.n > 0 || c.dp.remove_emergency) {
         act(&c, CG_ACT_PATCH_DEPLOYMENT, NULL)->deploy = c.dp;
+        /* The patch that starts the next group goes first: this evaluation's pod actions (the
+         * last victims recorded drained) need not land before it, since the next group's pods
+         * come only as the old ones go and stay behind their gate. Otherwise pod actions go
+         * first: the patch that unpauses for a traffic shift must follow the traffic. */
+        if (c.advanced && out->n > 1) {
+            struct cg_release_action patch = out->items[out->n - 1];
+            memmove(&out->items[1], &out->items[0], (out->n - 1) * sizeof(out->items[0]));
+            out->items[0] = patch;
+        }
+    }
     for (size_t i = 0; i < n_fin; i++)
         *push(&out->items, &out->n, &out->cap) = fin[i];
     free(fin);
@@ -1173,10 +1242,11 @@ enum cg_status cg_release_actions_format(const struct cg_release_actions *a, str
                 st = cg_buf_appendf(out, " record=%s", a->record.data);
             break;
         case CG_ACT_PATCH_POD:
-            st = cg_buf_appendf(out, "pod %.*s%s%s%s", (int)x->pod.n, x->pod.p,
+            st = cg_buf_appendf(out, "pod %.*s%s%s%s%s", (int)x->pod.n, x->pod.p,
                                 x->pod_patch.set_deletion_cost ? " deletion-cost=victim" : "",
                                 x->pod_patch.set_draining ? " draining" : "",
-                                x->pod_patch.set_drained ? " drained" : "");
+                                x->pod_patch.set_drained ? " drained" : "",
+                                x->pod_patch.undrain ? " undrain" : "");
             break;
         case CG_ACT_SET_TRAFFIC:
             st = cg_buf_appendf(out, "traffic %.*s %s", (int)x->pod.n, x->pod.p,

@@ -143,6 +143,8 @@ struct cg_release_pod_patch {
     bool set_deletion_cost; /* pod-deletion-cost := CG_RELEASE_VICTIM_COST */
     bool set_draining;      /* cellgate.io/draining := value (RFC 3339 now) */
     bool set_drained;       /* cellgate.io/drained := value */
+    bool undrain; /* draining, drained and pod-deletion-cost removed: a pod drained or marked as
+                     an old one whose ReplicaSet a rollback made current again */
     char value[CG_RELEASE_VALUE_MAX];
 };
 
