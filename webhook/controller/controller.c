@@ -112,8 +112,9 @@ struct cg_controller {
     struct cg_httpd *httpd;
     char identity[CG_KUBE_HOLDER_MAX];
 
-    pthread_mutex_t lock; /* the queue and stopping */
+    pthread_mutex_t lock; /* the queue, stopping and able_changes */
     pthread_cond_t wake;
+    uint64_t able_changes; /* bumped when leadership is won or a cache synced */
     struct queued *queue;
     size_t n_queue, cap_queue;
     struct queued *later; /* timed requeues, any order */
@@ -296,10 +297,20 @@ static void on_replace_end(void *ud)
     cg_objstore_replace_end(w->store);
 }
 
+/* Leadership won or a cache synced: the worker may be able to reconcile now. */
+static void able_changed(struct cg_controller *c)
+{
+    pthread_mutex_lock(&c->lock);
+    c->able_changes++;
+    pthread_cond_signal(&c->wake);
+    pthread_mutex_unlock(&c->lock);
+}
+
 static void on_synced(void *ud)
 {
     struct watch *w = ud;
     cg_objstore_set_synced(w->store, true);
+    able_changed(w->ctrl);
     struct cg_objstore_stats st;
     cg_objstore_stats(w->store, &st);
     struct cg_log_line l;
@@ -321,9 +332,7 @@ static void on_start_leading(void *ud)
 {
     struct cg_controller *c = ud;
     requeue_all(c); /* a new leader looks at everything once: state lives in the cluster */
-    pthread_mutex_lock(&c->lock);
-    pthread_cond_signal(&c->wake);
-    pthread_mutex_unlock(&c->lock);
+    able_changed(c);
 }
 
 static void on_stop_leading(void *ud)
@@ -362,6 +371,7 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&c->lock);
     while (!c->stopping) {
         int64_t next = later_release(c, cg_mono_ms());
+        uint64_t changes = c->able_changes;
         /* The stores are read without the queue's lock: their change callbacks take it while
          * holding a store's lock (store -> queue is the one lock order). */
         pthread_mutex_unlock(&c->lock);
@@ -370,8 +380,10 @@ static void *worker_main(void *arg)
         if (c->stopping)
             break;
         if (!able) {
-            /* leadership and sync have no signal of their own here: look once a second */
-            wait_until(c, cg_mono_ms() + 1000);
+            /* A standby sleeps until it wins the lease or a cache syncs (counted under the
+             * lock, so a change made while `able` was read is not missed), or stop. */
+            while (!c->stopping && c->able_changes == changes)
+                pthread_cond_wait(&c->wake, &c->lock);
             continue;
         }
         if (c->n_queue == 0) {
