@@ -50,6 +50,26 @@ static const char frozen[] =
                 "    freezes:\n"
                 "      - {name: quarter-close, start: \"%s\", end: \"%s\"}\n";
 
+/* A world of 10 pods at 0x1111 whose template just changed to 0x2222 under `policy`, and
+ * the actions buffer its evaluations fill; release_end disposes of all three. */
+static struct cg_policy_set *release_begin(struct m_world *w, struct cg_release_actions *a,
+                                           const char *policy, int64_t min_ready)
+{
+    struct cg_policy_set *set = m_policy(policy);
+    m_world_init(w, &set->items[0], 10);
+    w->min_ready = min_ready;
+    m_new_template(w, 0x2222);
+    cg_release_actions_init(a);
+    return set;
+}
+
+static void release_end(struct m_world *w, struct cg_release_actions *a, struct cg_policy_set *set)
+{
+    cg_release_actions_dispose(a);
+    m_world_dispose(w);
+    cg_policy_set_unref(set);
+}
+
 static const struct m_scenario cases[] = {
     {.name = "manual approvals to the end",
      .policy = manual,
@@ -295,9 +315,7 @@ static void resume_from_record(void **state)
     assert_int_equal(cg_release_actions_format(&a, &f), CG_OK);
     assert_null(strstr(f.data ? f.data : "", "GroupStarted"));
     cg_buf_dispose(&f);
-    cg_release_actions_dispose(&a);
-    m_world_dispose(&w);
-    cg_policy_set_unref(set);
+    release_end(&w, &a, set);
 }
 
 /* Counts alone are not worth a write: with only the record's per-cell counts out of date the
@@ -306,12 +324,9 @@ static void resume_from_record(void **state)
 static void counts_alone_not_written(void **state)
 {
     (void)state;
-    struct cg_policy_set *set = m_policy(manual);
     struct m_world w;
-    m_world_init(&w, &set->items[0], 10);
-    m_new_template(&w, 0x2222);
     struct cg_release_actions a;
-    cg_release_actions_init(&a);
+    struct cg_policy_set *set = release_begin(&w, &a, manual, 0);
     struct cg_release_record rec;
     for (int i = 0; i < 200; i++) {
         m_step(&w, SIZE_MAX, &a);
@@ -347,9 +362,7 @@ static void counts_alone_not_written(void **state)
     assert_string_not_equal(rec.reason, "stale");
     cg_buf_dispose(&b);
     cg_buf_dispose(&f);
-    cg_release_actions_dispose(&a);
-    m_world_dispose(&w);
-    cg_policy_set_unref(set);
+    release_end(&w, &a, set);
 }
 
 /* Outside a release: a scaled-up pod gets traffic once its containers are ready, with no
@@ -382,9 +395,7 @@ static void outside_release(void **state)
     assert_non_null(strstr(f.data, want));
     assert_false(a.releasing);
     cg_buf_dispose(&f);
-    cg_release_actions_dispose(&a);
-    m_world_dispose(&w);
-    cg_policy_set_unref(set);
+    release_end(&w, &a, set);
 }
 
 /* An emergency rollback is begun once: the patch restores the previous template, and the next
@@ -392,12 +403,9 @@ static void outside_release(void **state)
 static void emergency_rollback_once(void **state)
 {
     (void)state;
-    struct cg_policy_set *set = m_policy(manual);
     struct m_world w;
-    m_world_init(&w, &set->items[0], 10);
-    m_new_template(&w, 0x2222);
     struct cg_release_actions a;
-    cg_release_actions_init(&a);
+    struct cg_policy_set *set = release_begin(&w, &a, manual, 0);
     for (int i = 0; i < 10; i++)
         m_step(&w, SIZE_MAX, &a);
     snprintf(w.emergency, sizeof(w.emergency), "rollback");
@@ -411,9 +419,7 @@ static void emergency_rollback_once(void **state)
     for (const char *s = w.log.data; (s = strstr(s, "RollbackStarted")) != NULL; s++)
         rollbacks++;
     assert_int_equal(rollbacks, 1);
-    cg_release_actions_dispose(&a);
-    m_world_dispose(&w);
-    cg_policy_set_unref(set);
+    release_end(&w, &a, set);
 }
 
 /* A group is done once it serves: its new pods Ready and its victims drained out of the
@@ -425,13 +431,9 @@ static void emergency_rollback_once(void **state)
 static void group_ends_when_drained(void **state)
 {
     (void)state;
-    struct cg_policy_set *set = m_policy(after_0s);
     struct m_world w;
-    m_world_init(&w, &set->items[0], 10);
-    w.min_ready = 5;
-    m_new_template(&w, 0x2222);
     struct cg_release_actions a;
-    cg_release_actions_init(&a);
+    struct cg_policy_set *set = release_begin(&w, &a, after_0s, 5);
     int step = 0;
     struct cg_release_record rec;
     for (; step < 100; step++) {
@@ -464,9 +466,7 @@ static void group_ends_when_drained(void **state)
             break;
     }
     assert_int_equal(rec.state, CG_RELEASE_COMPLETE);
-    cg_release_actions_dispose(&a);
-    m_world_dispose(&w);
-    cg_policy_set_unref(set);
+    release_end(&w, &a, set);
 }
 
 /* Seen on the lab cluster: a group serves once its victims are drained, before the Deployment
@@ -479,13 +479,9 @@ static void group_ends_when_drained(void **state)
  * taken back (their deletes would be held). */
 static void rollback_in_drain_window(bool scaled_down)
 {
-    struct cg_policy_set *set = m_policy(manual);
     struct m_world w;
-    m_world_init(&w, &set->items[0], 10);
-    w.min_ready = 5;
-    m_new_template(&w, 0x2222);
     struct cg_release_actions a;
-    cg_release_actions_init(&a);
+    struct cg_policy_set *set = release_begin(&w, &a, manual, 5);
     int drained_left = 0;
     for (int i = 0; i < 100 && drained_left == 0; i++) {
         m_step(&w, SIZE_MAX, &a);
@@ -523,9 +519,7 @@ static void rollback_in_drain_window(bool scaled_down)
             assert_false(w.pods[j].draining || w.pods[j].drained || w.pods[j].marked);
     if (scaled_down)
         assert_int_equal(w.held_deletes, held);
-    cg_release_actions_dispose(&a);
-    m_world_dispose(&w);
-    cg_policy_set_unref(set);
+    release_end(&w, &a, set);
 }
 
 static void rollback_takes_back_drained_pods(void **state)
@@ -548,13 +542,10 @@ static void rollback_leaves_excess_drained_pods(void **state)
 static void unpause_after_failed_shift_patch(void **state)
 {
     (void)state;
-    struct cg_policy_set *set = m_policy(manual);
     struct m_world w;
-    m_world_init(&w, &set->items[0], 10);
-    m_new_template(&w, 0x2222);
-    snprintf(w.emergency, sizeof(w.emergency), "pause");
     struct cg_release_actions a;
-    cg_release_actions_init(&a);
+    struct cg_policy_set *set = release_begin(&w, &a, manual, 0);
+    snprintf(w.emergency, sizeof(w.emergency), "pause");
     for (int i = 0; i < 20; i++)
         m_step(&w, SIZE_MAX, &a);
     assert_true(w.paused);
@@ -589,9 +580,7 @@ static void unpause_after_failed_shift_patch(void **state)
     if (steps == 600)
         fail_msg("stuck: %s\n%s", w.record, w.log.data ? w.log.data : "");
     assert_false(w.paused);
-    cg_release_actions_dispose(&a);
-    m_world_dispose(&w);
-    cg_policy_set_unref(set);
+    release_end(&w, &a, set);
 }
 
 int main(void)

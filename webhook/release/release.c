@@ -977,6 +977,36 @@ static void gate_free(struct ctx *c, bool old_too)
 
 /* --- the evaluation ------------------------------------------------------------------------ */
 
+/* Where an action goes in the order of application (the Events follow them all):
+ * 0  the Deployment patch that starts the next group: the pod actions beside it (the last
+ *    victims recorded drained) need not land first, since the next group's pods come only as
+ *    the old ones go and stay behind their gate;
+ * 1  pod marks, drains, traffic, check runs;
+ * 2  any other Deployment patch: one that unpauses for a traffic shift must follow the traffic;
+ * 3  finalizer removals: they only let terminating pods go (no ReplicaSet picks anything from
+ *    them), while the Deployment patch is the release's critical path. */
+static int action_rank(const struct cg_release_action *x, bool advanced)
+{
+    if (x->kind == CG_ACT_PATCH_DEPLOYMENT)
+        return advanced ? 0 : 2;
+    return x->kind == CG_ACT_REMOVE_FINALIZER ? 3 : 1;
+}
+
+/* Puts the actions in rank order, keeping the order within a rank. */
+static void order_actions(struct cg_release_actions *out, bool advanced)
+{
+    if (out->n < 2)
+        return;
+    struct cg_release_action *sorted = cg_xmalloc(out->n * sizeof(*sorted));
+    size_t k = 0;
+    for (int rank = 0; rank <= 3; rank++)
+        for (size_t i = 0; i < out->n; i++)
+            if (action_rank(&out->items[i], advanced) == rank)
+                sorted[k++] = out->items[i];
+    memcpy(out->items, sorted, out->n * sizeof(*sorted));
+    free(sorted);
+}
+
 void cg_release_actions_init(struct cg_release_actions *a)
 {
     memset(a, 0, sizeof(*a));
@@ -1172,37 +1202,10 @@ emit:
         out->state = c.rec;
     }
     out->releasing = c.steering;
-    /* Finalizer removals go after the Deployment patch: they only let terminating pods go
-     * (no ReplicaSet picks anything from them), while the patch that ends a group is the
-     * release's critical path and should not wait behind them. */
-    size_t n_fin = 0, kept = 0;
-    for (size_t i = 0; i < out->n; i++)
-        n_fin += out->items[i].kind == CG_ACT_REMOVE_FINALIZER;
-    struct cg_release_action *fin = n_fin ? cg_xmalloc(n_fin * sizeof(*fin)) : NULL;
-    n_fin = 0;
-    for (size_t i = 0; i < out->n; i++) {
-        if (out->items[i].kind == CG_ACT_REMOVE_FINALIZER)
-            fin[n_fin++] = out->items[i];
-        else
-            out->items[kept++] = out->items[i];
-    }
-    out->n = kept;
     if (c.dp.set_max_surge || c.dp.set_max_unavailable_zero || c.dp.set_paused || c.dp.set_record ||
-        c.dp.template_json.n > 0 || c.dp.remove_emergency) {
+        c.dp.template_json.n > 0 || c.dp.remove_emergency)
         act(&c, CG_ACT_PATCH_DEPLOYMENT, NULL)->deploy = c.dp;
-        /* The patch that starts the next group goes first: this evaluation's pod actions (the
-         * last victims recorded drained) need not land before it, since the next group's pods
-         * come only as the old ones go and stay behind their gate. Otherwise pod actions go
-         * first: the patch that unpauses for a traffic shift must follow the traffic. */
-        if (c.advanced && out->n > 1) {
-            struct cg_release_action patch = out->items[out->n - 1];
-            memmove(&out->items[1], &out->items[0], (out->n - 1) * sizeof(out->items[0]));
-            out->items[0] = patch;
-        }
-    }
-    for (size_t i = 0; i < n_fin; i++)
-        *push(&out->items, &out->n, &out->cap) = fin[i];
-    free(fin);
+    order_actions(out, c.advanced);
     for (size_t i = 0; i < c.n_ev; i++)
         *push(&out->items, &out->n, &out->cap) = c.ev[i];
     out->requeue_after = c.requeue;
